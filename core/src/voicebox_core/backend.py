@@ -1,0 +1,49 @@
+"""The TTSBackend protocol: the seed's method signatures, unchanged.
+
+An existing Voicebox backend moves into a plugin with its method bodies as they are.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+
+__all__ = ["TTSBackend"]
+
+
+@runtime_checkable
+class TTSBackend(Protocol):
+    """What the core calls on an engine. All blocking work belongs in ``asyncio.to_thread``."""
+
+    async def load_model(self, model_size: str = "default") -> None:
+        """Load (downloading if needed and allowed) the model of this size; idempotent."""
+
+    async def create_voice_prompt(
+        self, audio_path: str, reference_text: str, use_cache: bool = True
+    ) -> tuple[dict[str, Any], bool]:
+        """Turn a reference clip into the engine's voice prompt; return it and whether it was cached."""
+
+    async def combine_voice_prompts(
+        self, audio_paths: list[str], ref_texts: list[str]
+    ) -> tuple[np.ndarray, str]:
+        """Merge several reference clips into one clip (mono float32) and one transcript."""
+
+    async def generate(
+        self,
+        text: str,
+        voice_prompt: dict[str, Any],
+        language: str = "en",
+        seed: int | None = None,
+        instruct: str | None = None,
+    ) -> tuple[np.ndarray, int]:
+        """Speak ``text``; return mono float32 audio in [-1, 1] and its sample rate."""
+
+    def unload_model(self) -> None:
+        """Free the model and any device memory it holds."""
+
+    def is_loaded(self) -> bool:
+        """Whether a model is in memory now."""
+
+    def _get_model_path(self, model_size: str) -> str:
+        """The Hugging Face repo id (or local directory) of the model of this size."""

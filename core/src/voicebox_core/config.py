@@ -1,0 +1,186 @@
+"""Engine and model metadata: plain frozen data, importable without torch.
+
+A plugin describes itself with one :class:`EngineInfo` per engine, each holding its
+:class:`ModelConfig` entries and, for preset engines, its :class:`PresetVoice` list. The
+registry validates them at registration; :func:`validate_engine` returns every problem at
+once so a plugin author fixes them in one pass.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Literal
+
+__all__ = [
+    "DEVICES",
+    "VOICE_KINDS",
+    "Capabilities",
+    "EngineInfo",
+    "ModelConfig",
+    "PresetVoice",
+    "VoiceKind",
+    "validate_engine",
+]
+
+VoiceKind = Literal["cloned", "preset", "designed"]
+VOICE_KINDS: tuple[str, ...] = ("cloned", "preset", "designed")
+DEVICES: tuple[str, ...] = ("cpu", "cuda", "mps")
+
+_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$", re.IGNORECASE)
+_ENGINE = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
+_LANGUAGE = re.compile(r"^(auto|[a-z]{2,3}(-[A-Za-z0-9]{2,8})?)$")
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """One downloadable, loadable model of an engine (one row of Voicebox's registry)."""
+
+    model_name: str
+    display_name: str
+    engine: str
+    hf_repo_id: str | None
+    sample_rate: int
+    languages: tuple[str, ...]
+    model_size: str = "default"
+    revision: str | None = None
+    #: Files (glob patterns) whose presence proves the cached snapshot is complete; also
+    #: what the download helper fetches. Empty means "the whole repository".
+    files: tuple[str, ...] = ()
+    size_mb: int = 0
+    needs_trim: bool = False
+    supports_instruct: bool = False
+    #: Devices the model can run on; the device helper never picks another one.
+    devices: tuple[str, ...] = ("cpu", "cuda")
+    #: Platforms (``sys.platform`` prefixes) it is offered on; empty means all.
+    platforms: tuple[str, ...] = ()
+    description: str = ""
+    license: str = ""
+    #: True when the weights ship inside an installed package: nothing to download.
+    bundled: bool = False
+
+
+@dataclass(frozen=True)
+class PresetVoice:
+    """A built-in voice of a preset engine."""
+
+    voice_id: str
+    display_name: str
+    language: str
+    gender: str = ""
+    #: Model names this voice works with; empty means every model of the engine.
+    models: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    instruct: bool = False
+    streaming: bool = False
+    multi_sample: bool = False
+    #: Same seed, same text, same voice gives bit-identical audio on one machine.
+    deterministic: bool = False
+    #: Longest text the backend takes in one ``generate`` call; the core chunks above it.
+    max_chunk_chars: int = 800
+
+
+@dataclass(frozen=True)
+class EngineInfo:
+    """Everything the host and a front end need to know about an engine, without running it.
+
+    ``backend`` is ``"module:attribute"``; the core imports it only when the engine is
+    first used and calls it with no arguments to build the backend, unless a plugin's
+    ``voicebox_create_backend`` hook answers first.
+    """
+
+    name: str
+    display_name: str
+    models: tuple[ModelConfig, ...]
+    voice_kinds: tuple[str, ...]
+    backend: str
+    description: str = ""
+    preset_voices: tuple[PresetVoice, ...] = ()
+    default_voice: str | None = None
+    capabilities: Capabilities = field(default_factory=Capabilities)
+    #: Reference clip limits for cloned voices, in seconds.
+    reference_seconds: tuple[float, float] = (2.0, 30.0)
+    homepage: str = ""
+
+    @property
+    def default_model(self) -> ModelConfig:
+        return self.models[0]
+
+    @property
+    def languages(self) -> tuple[str, ...]:
+        seen: dict[str, None] = {}
+        for model in self.models:
+            seen.update(dict.fromkeys(model.languages))
+        return tuple(seen)
+
+    def model(self, model_name: str) -> ModelConfig | None:
+        return next((m for m in self.models if m.model_name == model_name), None)
+
+    def preset(self, voice_id: str) -> PresetVoice | None:
+        return next((v for v in self.preset_voices if v.voice_id == voice_id), None)
+
+
+def validate_engine(info: object) -> list[str]:
+    """Return every contract violation of ``info``, each naming the offending field."""
+    if not isinstance(info, EngineInfo):
+        return [f"registered object is a {type(info).__name__}, not voicebox_core.EngineInfo"]
+    problems: list[str] = []
+    where = f"engine {info.name!r}"
+    if not _ENGINE.match(info.name):
+        problems.append(f"{where}: field 'name' must match {_ENGINE.pattern}")
+    if not info.display_name:
+        problems.append(f"{where}: field 'display_name' is empty")
+    if ":" not in info.backend:
+        problems.append(f"{where}: field 'backend' must be 'module:attribute', got {info.backend!r}")
+    bad_kinds = [k for k in info.voice_kinds if k not in VOICE_KINDS]
+    if not info.voice_kinds or bad_kinds:
+        problems.append(f"{where}: field 'voice_kinds' must be a non-empty subset of {VOICE_KINDS}")
+    if not info.models:
+        problems.append(f"{where}: field 'models' is empty; declare at least one ModelConfig")
+    if "preset" in info.voice_kinds and not info.preset_voices:
+        problems.append(f"{where}: field 'preset_voices' is empty but voice_kinds has 'preset'")
+    voice_ids = [v.voice_id for v in info.preset_voices]
+    if len(set(voice_ids)) != len(voice_ids):
+        problems.append(f"{where}: field 'preset_voices' repeats a voice_id")
+    if info.default_voice is not None and info.default_voice not in voice_ids:
+        problems.append(f"{where}: field 'default_voice' {info.default_voice!r} is not a preset voice")
+    if info.capabilities.max_chunk_chars < 20:
+        problems.append(f"{where}: field 'capabilities.max_chunk_chars' must be at least 20")
+    low, high = info.reference_seconds
+    if not 0 < low < high:
+        problems.append(f"{where}: field 'reference_seconds' must be (min, max) with 0 < min < max")
+    for model in info.models:
+        problems.extend(_validate_model(info, model))
+    return problems
+
+
+def _validate_model(info: EngineInfo, model: object) -> list[str]:
+    if not isinstance(model, ModelConfig):
+        return [f"engine {info.name!r}: field 'models' holds a {type(model).__name__}, not ModelConfig"]
+    where = f"model {model.model_name!r}"
+    problems = []
+    if not _NAME.match(model.model_name):
+        problems.append(f"{where}: field 'model_name' must match {_NAME.pattern}")
+    if model.engine != info.name:
+        problems.append(f"{where}: field 'engine' is {model.engine!r}, expected {info.name!r}")
+    if not model.display_name:
+        problems.append(f"{where}: field 'display_name' is empty")
+    if not model.bundled and not model.hf_repo_id:
+        problems.append(f"{where}: field 'hf_repo_id' is empty and the model is not bundled")
+    if not 4000 <= model.sample_rate <= 192000:
+        problems.append(f"{where}: field 'sample_rate' {model.sample_rate} is not an audio rate")
+    if not model.languages:
+        problems.append(f"{where}: field 'languages' is empty")
+    problems.extend(
+        f"{where}: field 'languages' holds {lang!r}, not an ISO 639 code or 'auto'"
+        for lang in model.languages
+        if not _LANGUAGE.match(lang)
+    )
+    if not model.devices or any(d not in DEVICES for d in model.devices):
+        problems.append(f"{where}: field 'devices' must be a non-empty subset of {DEVICES}")
+    if model.size_mb < 0:
+        problems.append(f"{where}: field 'size_mb' is negative")
+    return problems

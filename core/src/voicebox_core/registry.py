@@ -1,0 +1,324 @@
+"""Fault-isolated discovery of engine plugins through the ``voicebox.engines`` entry points.
+
+Each plugin loads in its own try block. One that fails is set aside as a
+:class:`PluginFailure` (distribution, version, stage, error, traceback, what to do) and
+every other plugin still loads. Discovery reads metadata only; backends are built lazily,
+once per engine, under a lock.
+
+Environment:
+
+- ``VOICEBOX_PLUGINS``: comma-separated allow list of plugin (entry point) or distribution
+  names; set but empty loads none. Unset loads all.
+- ``VOICEBOX_DISABLE_PLUGINS``: comma-separated deny list, same names.
+- ``VOICEBOX_STRICT_PLUGINS=1``: any failure raises :class:`PluginLoadError`.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import threading
+import time
+import traceback
+from collections.abc import Iterable
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any
+
+import importlib_metadata
+import pluggy
+
+from voicebox_core import hookspecs
+from voicebox_core.backend import TTSBackend
+from voicebox_core.config import EngineInfo, ModelConfig, validate_engine
+from voicebox_core.errors import ContractError, UnknownEngineError, UnknownModelError
+
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "PluginFailure",
+    "PluginLoadError",
+    "PluginRecord",
+    "Registry",
+    "get_registry",
+    "reset_registry",
+]
+
+ENTRY_POINT_GROUP = "voicebox.engines"
+
+_HINTS = {
+    "import": "reinstall the distribution, or check that its dependencies are installed "
+    "(pip install --force-reinstall {dist}); disable it meanwhile with "
+    "VOICEBOX_DISABLE_PLUGINS={name}",
+    "version": "install a release of {dist} built for this voicebox-core, or a voicebox-core "
+    "that speaks its contract version",
+    "register": "the plugin's voicebox_register_engines hook raised; report it to the "
+    "author of {dist} and disable it with VOICEBOX_DISABLE_PLUGINS={name}",
+    "metadata": "the plugin registered invalid metadata; the author of {dist} must fix the "
+    "fields named above",
+    "duplicate": "two installed distributions claim the same name; uninstall one of them "
+    "(pip uninstall {dist}) or disable it with VOICEBOX_DISABLE_PLUGINS={name}",
+}
+
+
+@dataclass(frozen=True)
+class PluginRecord:
+    """A plugin that loaded: what it provides and how long it took."""
+
+    name: str
+    distribution: str
+    version: str
+    engines: tuple[str, ...]
+    load_seconds: float
+
+
+@dataclass(frozen=True)
+class PluginFailure:
+    """A plugin set aside at discovery, with everything needed to fix it."""
+
+    name: str
+    distribution: str
+    version: str
+    stage: str
+    error: str
+    traceback: str
+
+    @property
+    def hint(self) -> str:
+        return _HINTS[self.stage].format(dist=self.distribution, name=self.name)
+
+    @property
+    def reason(self) -> str:
+        return f"{self.stage} failed: {self.error}"
+
+
+class PluginLoadError(ContractError):
+    """Raised in strict mode when any plugin fails to load."""
+
+    def __init__(self, failures: list[PluginFailure]) -> None:
+        lines = [f"{f.name} ({f.distribution} {f.version}): {f.reason}" for f in failures]
+        super().__init__("plugins failed to load (strict mode): " + "; ".join(lines))
+        self.failures = failures
+
+
+class _Rejected(Exception):
+    def __init__(self, stage: str, message: str) -> None:
+        super().__init__(message)
+        self.stage = stage
+
+
+def _env_names(var: str) -> set[str] | None:
+    raw = os.environ.get(var)
+    if raw is None:
+        return None
+    return {part.strip() for part in raw.split(",") if part.strip()}
+
+
+def _selected(ep: importlib_metadata.EntryPoint, dist: str, allow: set[str] | None, deny: set[str]) -> bool:
+    names = {ep.name, dist}
+    if allow is not None and not names & allow:
+        return False
+    return not names & deny
+
+
+def _check_api_version(module: ModuleType) -> None:
+    declared = getattr(module, "VOICEBOX_API_VERSION", None)
+    ours = hookspecs.API_VERSION
+    if not isinstance(declared, str):
+        raise _Rejected(
+            "version",
+            f"module {module.__name__} declares no VOICEBOX_API_VERSION; "
+            f"this voicebox-core speaks contract {ours}",
+        )
+    if declared.split(".")[0] != ours.split(".")[0]:
+        raise _Rejected(
+            "version",
+            f"plugin is built for contract {declared}, but this voicebox-core speaks contract {ours}",
+        )
+
+
+class Registry:
+    """The engines and models of the plugins that loaded, and the ones that failed."""
+
+    def __init__(self) -> None:
+        self.plugins: list[PluginRecord] = []
+        self.failures: list[PluginFailure] = []
+        self._engines: dict[str, EngineInfo] = {}
+        self._models: dict[str, ModelConfig] = {}
+        self._plugin_of: dict[str, PluginRecord] = {}
+        self._backends: dict[str, TTSBackend] = {}
+        self._lock = threading.Lock()
+        self._pm = pluggy.PluginManager(hookspecs.PROJECT_NAME)
+        self._pm.add_hookspecs(hookspecs)
+
+    # -- discovery -----------------------------------------------------------------------
+
+    @classmethod
+    def discover(
+        cls,
+        entry_points: Iterable[importlib_metadata.EntryPoint] | None = None,
+        *,
+        strict: bool | None = None,
+    ) -> Registry:
+        """Load every selected plugin of the ``voicebox.engines`` group, isolating failures."""
+        registry = cls()
+        if entry_points is None:
+            entry_points = importlib_metadata.entry_points(group=ENTRY_POINT_GROUP)
+        allow = _env_names("VOICEBOX_PLUGINS")
+        deny = _env_names("VOICEBOX_DISABLE_PLUGINS") or set()
+        for ep in sorted(entry_points, key=lambda e: e.name):
+            dist = ep.dist.name if ep.dist else "?"
+            if _selected(ep, dist, allow, deny):
+                registry._load(ep, dist, ep.dist.version if ep.dist else "?")
+        if strict is None:
+            strict = os.environ.get("VOICEBOX_STRICT_PLUGINS", "") not in ("", "0", "false")
+        if strict and registry.failures:
+            raise PluginLoadError(registry.failures)
+        return registry
+
+    def _load(self, ep: importlib_metadata.EntryPoint, dist: str, version: str) -> None:
+        started = time.perf_counter()
+        stage = "import"
+        try:
+            module = ep.load()
+            stage = "version"
+            _check_api_version(module)
+            stage = "register"
+            infos = self._collect(module, ep.name)
+            stage = "metadata"
+            for info in infos:
+                if problems := validate_engine(info):
+                    raise _Rejected("metadata", "; ".join(problems))
+            self._check_unique(infos)
+        except _Rejected as rejected:
+            self._fail(ep.name, dist, version, rejected.stage, str(rejected), "")
+            return
+        except BaseException as exc:  # noqa: BLE001 - isolation is the point
+            if isinstance(exc, KeyboardInterrupt):
+                raise
+            detail = f"{type(exc).__name__}: {exc}"
+            self._fail(ep.name, dist, version, stage, detail, traceback.format_exc())
+            return
+        record = PluginRecord(
+            ep.name, dist, version, tuple(i.name for i in infos), time.perf_counter() - started
+        )
+        self.plugins.append(record)
+        for info in infos:
+            self._engines[info.name] = info
+            self._plugin_of[info.name] = record
+            self._models.update((m.model_name, m) for m in info.models)
+
+    def _collect(self, module: ModuleType, name: str) -> list[EngineInfo]:
+        self._pm.register(module, name=name)
+        infos: list[Any] = []
+        try:
+            for impl in self._pm.hook.voicebox_register_engines.get_hookimpls():
+                if impl.plugin is module:
+                    impl.function(register=infos.append)
+        except BaseException:
+            self._pm.unregister(module)
+            raise
+        if not infos:
+            self._pm.unregister(module)
+            raise _Rejected("register", f"module {module.__name__} registered no engine")
+        return infos
+
+    def _check_unique(self, infos: list[EngineInfo]) -> None:
+        taken_engines = set(self._engines)
+        taken_models = dict((m, self._plugin_of[c.engine].distribution) for m, c in self._models.items())
+        for info in infos:
+            if info.name in taken_engines:
+                owner = self._plugin_of[info.name].distribution
+                raise _Rejected("duplicate", f"engine name {info.name!r} is already provided by {owner}")
+            taken_engines.add(info.name)
+            for model in info.models:
+                if model.model_name in taken_models:
+                    owner = taken_models[model.model_name]
+                    raise _Rejected(
+                        "duplicate", f"model name {model.model_name!r} is already provided by {owner}"
+                    )
+                taken_models[model.model_name] = "this plugin"
+
+    def _fail(self, name: str, dist: str, version: str, stage: str, error: str, tb: str) -> None:
+        for plugin in self._pm.get_plugins():
+            if self._pm.get_name(plugin) == name:
+                self._pm.unregister(plugin)
+        self.failures.append(PluginFailure(name, dist, version, stage, error, tb))
+
+    # -- lookup --------------------------------------------------------------------------
+
+    @property
+    def engines(self) -> list[EngineInfo]:
+        return sorted(self._engines.values(), key=lambda e: e.name)
+
+    @property
+    def models(self) -> list[ModelConfig]:
+        return [m for e in self.engines for m in e.models]
+
+    def engine(self, name: str) -> EngineInfo:
+        try:
+            return self._engines[name]
+        except KeyError:
+            raise UnknownEngineError(name, self._engines) from None
+
+    def model(self, name: str) -> ModelConfig:
+        """A model by model name, or an engine's default model by engine name."""
+        if name in self._models:
+            return self._models[name]
+        if name in self._engines:
+            return self._engines[name].default_model
+        raise UnknownModelError(name, [*self._models, *self._engines])
+
+    def plugin_of(self, engine: str) -> PluginRecord:
+        self.engine(engine)
+        return self._plugin_of[engine]
+
+    # -- backends ------------------------------------------------------------------------
+
+    def backend(self, engine: str) -> TTSBackend:
+        """The engine's one backend instance, built on first use."""
+        info = self.engine(engine)
+        with self._lock:
+            backend = self._backends.get(engine)
+            if backend is None:
+                backend = self._pm.hook.voicebox_create_backend(engine=info)
+                if backend is None:
+                    backend = _import_attribute(info.backend)()
+                if not isinstance(backend, TTSBackend):
+                    raise ContractError(
+                        f"engine {engine!r}: backend {type(backend).__name__} does not implement "
+                        "voicebox_core.TTSBackend"
+                    )
+                self._backends[engine] = backend
+        return backend
+
+    def loaded_backends(self) -> dict[str, TTSBackend]:
+        with self._lock:
+            return dict(self._backends)
+
+
+def _import_attribute(target: str) -> Any:
+    module_name, _, attribute = target.partition(":")
+    obj: Any = importlib.import_module(module_name)
+    for part in attribute.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
+_registry: Registry | None = None
+_registry_lock = threading.Lock()
+
+
+def get_registry() -> Registry:
+    """The process-wide registry, discovered on first call."""
+    global _registry
+    with _registry_lock:
+        if _registry is None:
+            _registry = Registry.discover()
+        return _registry
+
+
+def reset_registry() -> None:
+    """Forget the process-wide registry (tests, or after installing a plugin)."""
+    global _registry
+    with _registry_lock:
+        _registry = None

@@ -1,0 +1,190 @@
+"""Audio helpers: soundfile and numpy only (never ``torchaudio.load``)."""
+
+from __future__ import annotations
+
+import io
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+from voicebox_core.errors import GenerationError, ReferenceAudioError
+
+__all__ = [
+    "as_mono_float32",
+    "crossfade_concat",
+    "encode_audio",
+    "load_audio",
+    "load_reference_audio",
+    "normalize_audio",
+    "resample",
+    "save_audio",
+    "trim_tts_output",
+]
+
+
+def as_mono_float32(audio: object) -> np.ndarray:
+    """Any array-like (numpy, torch tensor, list) as 1-D float32, finite, clipped to [-1, 1]."""
+    if hasattr(audio, "detach"):  # a torch tensor, without importing torch
+        audio = audio.detach().cpu().float().numpy()  # type: ignore[attr-defined]
+    array = np.asarray(audio, dtype=np.float32)
+    if array.ndim == 2:
+        # (channels, samples) or (samples, channels): average the short axis.
+        array = array.mean(axis=0 if array.shape[0] <= array.shape[1] else 1)
+    array = np.squeeze(array)
+    if array.ndim == 0:
+        array = array.reshape(1)
+    if array.ndim != 1:
+        raise GenerationError(f"engine returned audio of shape {np.shape(audio)}, expected mono")
+    array = np.nan_to_num(array, nan=0.0, posinf=1.0, neginf=-1.0)
+    return np.clip(array, -1.0, 1.0).astype(np.float32, copy=False)
+
+
+def load_audio(path: str | os.PathLike[str], sample_rate: int | None = None) -> tuple[np.ndarray, int]:
+    """Read any libsndfile format as mono float32; resample when ``sample_rate`` is given."""
+    data, rate = sf.read(str(path), dtype="float32", always_2d=True)
+    audio = data.mean(axis=1).astype(np.float32)
+    if sample_rate is not None and rate != sample_rate:
+        audio, rate = resample(audio, rate, sample_rate), sample_rate
+    return audio, rate
+
+
+def load_reference_audio(
+    path: str | os.PathLike[str],
+    *,
+    min_seconds: float = 2.0,
+    max_seconds: float = 30.0,
+    sample_rate: int | None = None,
+) -> tuple[np.ndarray, int]:
+    """Load a voice-cloning reference clip, rejecting missing, undecodable, short, long or silent ones."""
+    file = Path(path)
+    if not file.is_file():
+        raise ReferenceAudioError(f"reference audio {str(file)!r} does not exist")
+    try:
+        audio, rate = load_audio(file, sample_rate)
+    except (sf.LibsndfileError, RuntimeError, ValueError) as exc:
+        raise ReferenceAudioError(
+            f"reference audio {file.name!r} could not be decoded ({exc}); use WAV, FLAC or OGG"
+        ) from None
+    seconds = len(audio) / rate if rate else 0.0
+    if seconds < min_seconds or seconds > max_seconds:
+        raise ReferenceAudioError(
+            f"reference audio {file.name!r} is {seconds:.1f} s long; "
+            f"use a clip between {min_seconds:g} and {max_seconds:g} s"
+        )
+    if float(np.sqrt(np.mean(np.square(audio)))) < 0.001:
+        raise ReferenceAudioError(f"reference audio {file.name!r} is silent; record a voice clip")
+    return audio, rate
+
+
+def resample(audio: np.ndarray, source_rate: int, target_rate: int) -> np.ndarray:
+    """Band-limited resampling by FFT (what scipy.signal.resample does), float32 out."""
+    if source_rate == target_rate or len(audio) == 0:
+        return audio.astype(np.float32, copy=False)
+    target_len = max(1, round(len(audio) * target_rate / source_rate))
+    spectrum = np.fft.rfft(audio.astype(np.float64))
+    bins = target_len // 2 + 1
+    if bins <= len(spectrum):
+        spectrum = spectrum[:bins]
+    else:
+        spectrum = np.concatenate([spectrum, np.zeros(bins - len(spectrum), dtype=spectrum.dtype)])
+    out = np.fft.irfft(spectrum, n=target_len) * (target_len / len(audio))
+    return out.astype(np.float32)
+
+
+def normalize_audio(audio: np.ndarray, target_db: float = -20.0, peak: float = 0.85) -> np.ndarray:
+    """Scale to ``target_db`` RMS, then limit the peak; silence stays silence."""
+    rms = float(np.sqrt(np.mean(np.square(audio, dtype=np.float64)))) if len(audio) else 0.0
+    if rms < 1e-8:
+        return audio.astype(np.float32, copy=True)
+    scaled = audio * (10 ** (target_db / 20) / rms)
+    top = float(np.max(np.abs(scaled)))
+    if top > peak:
+        scaled = scaled * (peak / top)
+    return scaled.astype(np.float32)
+
+
+def trim_tts_output(
+    audio: np.ndarray,
+    sample_rate: int = 24000,
+    frame_ms: int = 20,
+    silence_threshold_db: float = -40.0,
+    min_silence_ms: int = 200,
+    max_internal_silence_ms: int = 1000,
+    fade_ms: int = 30,
+) -> np.ndarray:
+    """Voicebox's trim: cut at the first long internal silence, drop trailing silence, fade out."""
+    frame = max(1, sample_rate * frame_ms // 1000)
+    n_frames = len(audio) // frame
+    if n_frames == 0:
+        return audio
+    frames = audio[: n_frames * frame].reshape(n_frames, frame)
+    rms = np.sqrt(np.mean(np.square(frames, dtype=np.float64), axis=1))
+    loud = 20 * np.log10(np.maximum(rms, 1e-10)) > silence_threshold_db
+    if not loud.any():
+        return audio
+    first, last = int(np.argmax(loud)), int(n_frames - 1 - np.argmax(loud[::-1]))
+    max_gap = max_internal_silence_ms // frame_ms
+    run = 0
+    for index in range(first, last + 1):
+        run = 0 if loud[index] else run + 1
+        if run >= max_gap:
+            last = index - run
+            break
+    keep = min(len(audio), (last + 1) * frame + sample_rate * min_silence_ms // 1000)
+    out = audio[:keep].astype(np.float32, copy=True)
+    fade = min(len(out), sample_rate * fade_ms // 1000)
+    if fade:
+        out[-fade:] *= np.linspace(1.0, 0.0, fade, dtype=np.float32)
+    return out
+
+
+def crossfade_concat(chunks: list[np.ndarray], sample_rate: int, crossfade_ms: int = 50) -> np.ndarray:
+    """Join chunks with an equal-gain linear crossfade."""
+    if not chunks:
+        return np.zeros(0, dtype=np.float32)
+    out = chunks[0].astype(np.float32)
+    for chunk in chunks[1:]:
+        overlap = min(len(out), len(chunk), sample_rate * crossfade_ms // 1000)
+        if overlap == 0:
+            out = np.concatenate([out, chunk])
+            continue
+        ramp = np.linspace(0.0, 1.0, overlap, dtype=np.float32)
+        mixed = out[-overlap:] * (1 - ramp) + chunk[:overlap] * ramp
+        out = np.concatenate([out[:-overlap], mixed, chunk[overlap:]])
+    return out.astype(np.float32, copy=False)
+
+
+_FORMATS = {"wav": ("WAV", "PCM_16"), "flac": ("FLAC", "PCM_16"), "ogg": ("OGG", "VORBIS"),
+            "mp3": ("MP3", "MPEG_LAYER_III")}
+
+
+def encode_audio(audio: np.ndarray, sample_rate: int, fmt: str = "wav") -> bytes:
+    """Encode mono float32 audio as ``wav``, ``flac``, ``ogg``, ``mp3`` or raw ``pcm`` (s16le)."""
+    if fmt == "pcm":
+        return (np.clip(audio, -1, 1) * 32767).astype("<i2").tobytes()
+    container, subtype = _FORMATS[fmt]
+    buffer = io.BytesIO()
+    sf.write(buffer, audio, sample_rate, format=container, subtype=subtype)
+    return buffer.getvalue()
+
+
+def save_audio(path: str | os.PathLike[str], audio: np.ndarray, sample_rate: int) -> Path:
+    """Write audio atomically: a temporary file beside the target, then a rename."""
+    target = Path(path)
+    fmt = target.suffix.lstrip(".").lower() or "wav"
+    if fmt not in _FORMATS:
+        fmt = "wav"
+    data = encode_audio(audio, sample_rate, fmt)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return target

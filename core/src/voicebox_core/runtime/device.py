@@ -1,0 +1,54 @@
+"""Device choice and seeding. torch is imported only when these are called."""
+
+from __future__ import annotations
+
+import os
+import random
+import sys
+from collections.abc import Iterable
+
+import numpy as np
+
+__all__ = ["choose_device", "empty_device_cache", "seed_everything"]
+
+
+def choose_device(allowed: Iterable[str] = ("cpu", "cuda", "mps")) -> str:
+    """CUDA, then MPS, then CPU, among the devices the model allows.
+
+    ``VOICEBOX_DEVICE`` (``cpu``, ``cuda``, ``mps``) forces one when it is allowed and present.
+    Engines that break on MPS leave ``"mps"`` out of ``ModelConfig.devices``.
+    """
+    import torch
+
+    allowed = tuple(allowed)
+    available = {"cpu": True, "cuda": torch.cuda.is_available()}
+    mps = getattr(torch.backends, "mps", None)
+    available["mps"] = bool(mps and mps.is_available())
+    forced = os.environ.get("VOICEBOX_DEVICE", "").strip().lower()
+    if forced:
+        if forced in allowed and available.get(forced):
+            return forced
+        print(f"voicebox: VOICEBOX_DEVICE={forced} is not usable here; choosing automatically",
+              file=sys.stderr)
+    for device in ("cuda", "mps", "cpu"):
+        if device in allowed and available[device]:
+            return device
+    return "cpu"
+
+
+def empty_device_cache() -> None:
+    """Release cached accelerator memory, if torch was ever imported."""
+    torch = sys.modules.get("torch")
+    if torch is not None and torch.cuda.is_available():
+        torch.cuda.empty_cache()
+
+
+def seed_everything(seed: int | None) -> None:
+    """Seed Python, numpy and (if imported) torch; ``None`` leaves them alone."""
+    if seed is None:
+        return
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        torch.manual_seed(seed)

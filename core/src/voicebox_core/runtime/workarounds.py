@@ -1,0 +1,66 @@
+"""The seed's Phase 6 upstream workarounds, as opt-in helpers. None is applied on import."""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any
+
+__all__ = ["float32_outputs", "redirect_config_repo", "torch_load_on_cpu"]
+
+_torch_load_lock = threading.Lock()
+
+
+@contextlib.contextmanager
+def torch_load_on_cpu() -> Iterator[None]:
+    """Within the block, ``torch.load`` defaults to ``map_location="cpu"``.
+
+    For upstream code that loads CUDA-saved checkpoints without ``map_location``. Held under
+    a lock so two engines loading at once do not restore each other's patch.
+    """
+    import torch
+
+    with _torch_load_lock:
+        original = torch.load
+
+        @functools.wraps(original)
+        def patched(*args: Any, **kwargs: Any) -> Any:
+            kwargs.setdefault("map_location", "cpu")
+            return original(*args, **kwargs)
+
+        torch.load = patched
+        try:
+            yield
+        finally:
+            torch.load = original
+
+
+def float32_outputs(owner: type, method: str) -> None:
+    """Wrap ``owner.method`` so tensor/array results come back as float32 (float64 leaks)."""
+    original: Callable[..., Any] = getattr(owner, method)
+    if getattr(original, "__voicebox_float32__", False):
+        return
+
+    @functools.wraps(original)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        result = original(*args, **kwargs)
+        if hasattr(result, "dtype") and "float64" in str(result.dtype):
+            return result.float() if hasattr(result, "float") else result.astype("float32")
+        return result
+
+    wrapper.__voicebox_float32__ = True  # type: ignore[attr-defined]
+    setattr(owner, method, wrapper)
+
+
+def redirect_config_repo(config: Any, attribute: str, local_path: str) -> Any:
+    """Point a config's hard-coded (often gated) repo field at a local path.
+
+    Patch the config object, never ``AutoTokenizer.from_pretrained``: replacing that
+    classmethod breaks every other engine in the process.
+    """
+    if not hasattr(config, attribute):
+        raise AttributeError(f"{type(config).__name__} has no field {attribute!r} to redirect")
+    setattr(config, attribute, local_path)
+    return config

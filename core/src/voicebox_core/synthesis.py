@@ -1,0 +1,277 @@
+"""One generation through the registry: validate, load, build the voice prompt, chunk, speak.
+
+The CLI and the server both call :class:`Synthesizer`; no engine is named here. All input
+checks happen before any model work, so bad input raises a typed error and costs nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+import time
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from voicebox_core.config import EngineInfo, ModelConfig
+from voicebox_core.errors import (
+    ContractError,
+    EmptyTextError,
+    GenerationError,
+    InvalidRequestError,
+    UnknownVoiceError,
+    UnsupportedLanguageError,
+)
+from voicebox_core.registry import Registry
+from voicebox_core.runtime.audio import (
+    as_mono_float32,
+    crossfade_concat,
+    load_reference_audio,
+    normalize_audio,
+    save_audio,
+    trim_tts_output,
+)
+from voicebox_core.runtime.device import empty_device_cache
+from voicebox_core.runtime.paths import data_dir
+from voicebox_core.runtime.text import has_speakable_text, split_text_into_chunks
+
+__all__ = ["Synthesis", "SynthesisRequest", "Synthesizer", "Voice", "max_text_chars"]
+
+
+def max_text_chars() -> int:
+    return int(os.environ.get("VOICEBOX_MAX_TEXT_CHARS", "100000"))
+
+
+@dataclass(frozen=True)
+class Voice:
+    """Which voice to speak with: a preset id, reference clips to clone, or a description."""
+
+    kind: str
+    preset_id: str | None = None
+    samples: tuple[tuple[str, str], ...] = ()
+    design_prompt: str | None = None
+
+    @classmethod
+    def preset(cls, voice_id: str) -> Voice:
+        return cls("preset", preset_id=voice_id)
+
+    @classmethod
+    def clone(cls, samples: Sequence[tuple[str, str]]) -> Voice:
+        return cls("cloned", samples=tuple((str(p), t) for p, t in samples))
+
+    @classmethod
+    def design(cls, prompt: str) -> Voice:
+        return cls("designed", design_prompt=prompt)
+
+
+@dataclass(frozen=True)
+class SynthesisRequest:
+    text: str
+    model: str
+    voice: Voice | None = None
+    language: str | None = None
+    seed: int | None = None
+    instruct: str | None = None
+
+
+@dataclass
+class Synthesis:
+    audio: np.ndarray
+    sample_rate: int
+    model: ModelConfig
+    language: str
+    chunks: int
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def duration(self) -> float:
+        return len(self.audio) / self.sample_rate
+
+
+@dataclass(frozen=True)
+class _Plan:
+    engine: EngineInfo
+    model: ModelConfig
+    voice: Voice
+    language: str
+    chunks: tuple[str, ...]
+    seed: int | None
+    instruct: str | None
+
+
+class Synthesizer:
+    """Validates requests and drives backends; keeps at most ``max_loaded`` models in memory."""
+
+    def __init__(self, registry: Registry, max_loaded: int | None = None) -> None:
+        self.registry = registry
+        self.max_loaded = max_loaded or int(os.environ.get("VOICEBOX_MAX_LOADED_MODELS", "2"))
+        self._loaded: OrderedDict[str, str] = OrderedDict()  # engine -> model_name, LRU order
+        self._load_locks: dict[str, asyncio.Lock] = {}
+
+    # -- validation ----------------------------------------------------------------------
+
+    def plan(self, request: SynthesisRequest) -> _Plan:
+        model = self.registry.model(request.model)
+        engine = self.registry.engine(model.engine)
+        text = request.text.strip()
+        if not text or not has_speakable_text(text):
+            raise EmptyTextError(
+                "text is empty or has no letters or digits; give at least one word to speak"
+            )
+        if len(text) > max_text_chars():
+            raise InvalidRequestError(
+                f"text is {len(text)} characters; the limit is {max_text_chars()} "
+                "(VOICEBOX_MAX_TEXT_CHARS)"
+            )
+        if request.seed is not None and not 0 <= request.seed < 2**32:
+            raise InvalidRequestError(f"seed {request.seed} is out of range; use 0 to {2**32 - 1}")
+        voice = self._voice(engine, model, request.voice)
+        language = self._language(engine, model, voice, request.language)
+        if request.instruct and not model.supports_instruct:
+            raise InvalidRequestError(
+                f"model {model.model_name!r} does not take an instruct prompt; leave it out"
+            )
+        chunks = split_text_into_chunks(text, engine.capabilities.max_chunk_chars)
+        return _Plan(engine, model, voice, language, tuple(chunks), request.seed, request.instruct)
+
+    def _voice(self, engine: EngineInfo, model: ModelConfig, voice: Voice | None) -> Voice:
+        if voice is None:
+            if engine.default_voice is None:
+                raise InvalidRequestError(
+                    f"engine {engine.name!r} has no default voice; give a reference clip "
+                    "(cloned voice) or a voice description"
+                )
+            voice = Voice.preset(engine.default_voice)
+        if voice.kind not in engine.voice_kinds:
+            raise InvalidRequestError(
+                f"engine {engine.name!r} takes voices of kind {', '.join(engine.voice_kinds)}, "
+                f"not {voice.kind!r}"
+            )
+        if voice.kind == "preset":
+            usable = [v.voice_id for v in engine.preset_voices
+                      if not v.models or model.model_name in v.models]
+            if voice.preset_id not in usable:
+                raise UnknownVoiceError(str(voice.preset_id), engine.name, usable)
+        elif voice.kind == "cloned":
+            if not voice.samples:
+                raise InvalidRequestError("a cloned voice needs at least one reference clip")
+            low, high = engine.reference_seconds
+            for path, _text in voice.samples:
+                load_reference_audio(path, min_seconds=low, max_seconds=high)
+        elif not (voice.design_prompt or "").strip():
+            raise InvalidRequestError("a designed voice needs a non-empty description")
+        return voice
+
+    def _language(self, engine: EngineInfo, model: ModelConfig, voice: Voice, language: str | None) -> str:
+        preset = engine.preset(voice.preset_id) if voice.kind == "preset" and voice.preset_id else None
+        if language is None:
+            if preset is not None:
+                return preset.language
+            return "en" if "en" in model.languages else model.languages[0]
+        if language not in model.languages and "auto" not in model.languages:
+            raise UnsupportedLanguageError(language, f"model {model.model_name!r}", model.languages)
+        if preset is not None and language != "auto" and preset.language.split("-")[0] != language.split("-")[0]:
+            same = [v.voice_id for v in engine.preset_voices if v.language.split("-")[0] == language.split("-")[0]]
+            raise UnsupportedLanguageError(
+                language, f"voice {preset.voice_id!r} (it speaks {preset.language!r}; "
+                f"voices for {language!r}: {', '.join(same) or 'none'})", [preset.language],
+            )
+        return language
+
+    # -- model lifecycle -----------------------------------------------------------------
+
+    def loaded_models(self) -> list[str]:
+        return list(self._loaded.values())
+
+    async def load(self, model_name: str) -> ModelConfig:
+        """Load a model (once, even when asked concurrently), evicting the least recently used."""
+        model = self.registry.model(model_name)
+        lock = self._load_locks.setdefault(model.engine, asyncio.Lock())
+        async with lock:
+            backend = self.registry.backend(model.engine)
+            if self._loaded.get(model.engine) == model.model_name and backend.is_loaded():
+                self._loaded.move_to_end(model.engine)
+                return model
+            while len(self._loaded) >= self.max_loaded and model.engine not in self._loaded:
+                victim, _ = self._loaded.popitem(last=False)
+                self.registry.backend(victim).unload_model()
+                empty_device_cache()
+            await backend.load_model(model.model_size)
+            self._loaded[model.engine] = model.model_name
+            self._loaded.move_to_end(model.engine)
+        return model
+
+    def unload(self, model_name: str) -> bool:
+        model = self.registry.model(model_name)
+        if self._loaded.get(model.engine) != model.model_name:
+            return False
+        self.registry.backend(model.engine).unload_model()
+        del self._loaded[model.engine]
+        empty_device_cache()
+        return True
+
+    # -- generation ----------------------------------------------------------------------
+
+    async def voice_prompt(self, plan: _Plan) -> dict[str, Any]:
+        voice, backend = plan.voice, self.registry.backend(plan.engine.name)
+        if voice.kind == "preset":
+            return {"voice_type": "preset", "preset_engine": plan.engine.name,
+                    "preset_voice_id": voice.preset_id}
+        if voice.kind == "designed":
+            return {"voice_type": "designed", "design_prompt": voice.design_prompt}
+        paths = [p for p, _ in voice.samples]
+        texts = [t for _, t in voice.samples]
+        if len(paths) == 1:
+            prompt, _cached = await backend.create_voice_prompt(paths[0], texts[0], True)
+            return prompt
+        audio, text = await backend.combine_voice_prompts(paths, texts)
+        digest = hashlib.md5(b"".join(Path(p).read_bytes() for p in paths)).hexdigest()
+        combined = data_dir() / "cache" / f"combined_{plan.engine.name}_{digest}.wav"
+        if not combined.is_file():
+            save_audio(combined, as_mono_float32(audio), plan.model.sample_rate)
+        prompt, _cached = await backend.create_voice_prompt(str(combined), text, True)
+        return prompt
+
+    async def stream(self, request: SynthesisRequest) -> AsyncIterator[tuple[np.ndarray, int]]:
+        """Yield each text chunk's audio as soon as it is synthesised."""
+        plan = self.plan(request)
+        async for audio, rate in self._run(plan):
+            yield audio, rate
+
+    async def _run(self, plan: _Plan) -> AsyncIterator[tuple[np.ndarray, int]]:
+        await self.load(plan.model.model_name)
+        prompt = await self.voice_prompt(plan)
+        backend = self.registry.backend(plan.engine.name)
+        for index, chunk in enumerate(plan.chunks):
+            seed = None if plan.seed is None else (plan.seed + index) % 2**32
+            audio, rate = await backend.generate(chunk, prompt, plan.language, seed, plan.instruct)
+            if rate != plan.model.sample_rate:
+                raise ContractError(
+                    f"engine {plan.engine.name!r} returned {rate} Hz audio but model "
+                    f"{plan.model.model_name!r} declares {plan.model.sample_rate} Hz"
+                )
+            audio = as_mono_float32(audio)
+            if plan.model.needs_trim:
+                audio = trim_tts_output(audio, rate)
+            if len(audio) == 0:
+                raise GenerationError(
+                    f"engine {plan.engine.name!r} produced no audio for chunk {index + 1}"
+                )
+            yield audio, rate
+
+    async def synthesize(self, request: SynthesisRequest) -> Synthesis:
+        """The whole utterance, chunks crossfaded, loudness normalised."""
+        started = time.perf_counter()
+        plan = self.plan(request)
+        pieces = [audio async for audio, _ in self._run(plan)]
+        rate = plan.model.sample_rate
+        audio = normalize_audio(crossfade_concat(pieces, rate))
+        if not np.isfinite(audio).all():
+            raise GenerationError(f"engine {plan.engine.name!r} produced non-finite audio")
+        elapsed = time.perf_counter() - started
+        return Synthesis(audio, rate, plan.model, plan.language, len(pieces), {"total": elapsed})

@@ -1,0 +1,213 @@
+"""The conformance tests. See :mod:`voicebox_core.testing` for how an engine uses them."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import pytest
+
+from voicebox_core.config import EngineInfo, ModelConfig, validate_engine
+from voicebox_core.errors import (
+    EmptyTextError,
+    ReferenceAudioError,
+    UnknownVoiceError,
+    UnsupportedLanguageError,
+)
+from voicebox_core.registry import Registry
+from voicebox_core.runtime.cache import prompt_cache
+from voicebox_core.synthesis import SynthesisRequest, Synthesizer, Voice
+
+__all__ = ["ConformanceSuite"]
+
+_LISTING = """
+import json, sys
+from voicebox_core.registry import Registry
+registry = Registry.discover()
+print(json.dumps({"engines": [e.name for e in registry.engines], "modules": sorted(sys.modules)}))
+"""
+
+
+class ConformanceSuite:
+    """Base class of an engine's conformance tests; not collected itself (no ``Test`` prefix)."""
+
+    #: The engine under test (required).
+    engine: ClassVar[str]
+    #: Model to test; None means the engine's default model.
+    model: ClassVar[str | None] = None
+    #: Top-level modules that listing engines must not import (torch is always checked).
+    model_libraries: ClassVar[tuple[str, ...]] = ()
+    #: Text spoken by the generation tests.
+    text: ClassVar[str] = "Hello world. This is a test."
+    #: Language of that text.
+    language: ClassVar[str | None] = None
+
+    # -- fixtures an engine may override -------------------------------------------------
+
+    @pytest.fixture(scope="class", autouse=True)
+    @classmethod
+    def voicebox_environment(cls) -> Iterator[None]:
+        """Override (class scope) to point the engine at its tiny offline model."""
+        yield
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    def registry(cls, voicebox_environment: None) -> Registry:
+        return Registry.discover()
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    def synthesizer(cls, registry: Registry) -> Synthesizer:
+        return Synthesizer(registry, max_loaded=4)
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    def info(cls, registry: Registry) -> EngineInfo:
+        return registry.engine(cls.engine)
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    def model_config(cls, registry: Registry, info: EngineInfo) -> ModelConfig:
+        return registry.model(cls.model) if cls.model else info.default_model
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    def voice(cls, info: EngineInfo, voicebox_reference_clip: tuple[Path, str]) -> Voice:
+        """The voice the generation tests use: the default preset, else the reference clip."""
+        if info.default_voice:
+            return Voice.preset(info.default_voice)
+        if "cloned" in info.voice_kinds:
+            path, text = voicebox_reference_clip
+            return Voice.clone([(str(path), text)])
+        return Voice.design("A calm, clear voice.")
+
+    def request(self, model_config: ModelConfig, voice: Voice, **changes: Any) -> SynthesisRequest:
+        fields: dict[str, Any] = {"text": self.text, "model": model_config.model_name,
+                                  "voice": voice, "language": self.language, "seed": 1234}
+        fields.update(changes)
+        return SynthesisRequest(**fields)
+
+    # -- registration --------------------------------------------------------------------
+
+    def test_registration_is_valid(self, registry: Registry, info: EngineInfo) -> None:
+        assert validate_engine(info) == []
+        plugin = registry.plugin_of(self.engine)
+        assert plugin.distribution and plugin.version
+        assert not [f for f in registry.failures if f.distribution == plugin.distribution]
+
+    def test_listing_does_not_import_model_libraries(self) -> None:
+        out = subprocess.run([sys.executable, "-c", _LISTING], capture_output=True, text=True,
+                             check=True).stdout
+        listing = json.loads(out.strip().splitlines()[-1])
+        assert self.engine in listing["engines"]
+        heavy = ("torch", *self.model_libraries)
+        offenders = [m for m in listing["modules"] if any(m == h or m.startswith(h + ".") for h in heavy)]
+        assert not offenders, f"discovery imported {offenders[:10]}"
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    def test_load_unload_round_trip(self, registry: Registry, model_config: ModelConfig) -> None:
+        backend = registry.backend(self.engine)
+        asyncio.run(backend.load_model(model_config.model_size))
+        assert backend.is_loaded()
+        backend.unload_model()
+        assert not backend.is_loaded()
+        asyncio.run(backend.load_model(model_config.model_size))
+        assert backend.is_loaded()
+        assert isinstance(backend._get_model_path(model_config.model_size), str)
+
+    # -- generation ----------------------------------------------------------------------
+
+    def _generate(self, synthesizer: Synthesizer, request: SynthesisRequest) -> tuple[np.ndarray, int]:
+        async def run() -> tuple[np.ndarray, int]:
+            plan = synthesizer.plan(request)
+            await synthesizer.load(plan.model.model_name)
+            prompt = await synthesizer.voice_prompt(plan)
+            backend = synthesizer.registry.backend(plan.engine.name)
+            return await backend.generate(plan.chunks[0], prompt, plan.language, request.seed,
+                                          request.instruct)
+
+        return asyncio.run(run())
+
+    def test_generate_returns_mono_float32_in_range(
+        self, synthesizer: Synthesizer, model_config: ModelConfig, voice: Voice
+    ) -> None:
+        audio, rate = self._generate(synthesizer, self.request(model_config, voice))
+        assert isinstance(audio, np.ndarray)
+        assert audio.dtype == np.float32
+        assert audio.ndim == 1 and audio.size > 0
+        assert np.isfinite(audio).all()
+        assert float(np.max(np.abs(audio))) <= 1.0
+        assert rate == model_config.sample_rate
+
+    def test_same_seed_same_audio(
+        self, info: EngineInfo, synthesizer: Synthesizer, model_config: ModelConfig, voice: Voice
+    ) -> None:
+        if not info.capabilities.deterministic:
+            pytest.skip(f"engine {self.engine!r} does not declare determinism")
+        first, _ = self._generate(synthesizer, self.request(model_config, voice))
+        second, _ = self._generate(synthesizer, self.request(model_config, voice))
+        np.testing.assert_array_equal(first, second)
+
+    def test_synthesize_end_to_end(
+        self, synthesizer: Synthesizer, model_config: ModelConfig, voice: Voice
+    ) -> None:
+        result = asyncio.run(synthesizer.synthesize(self.request(model_config, voice)))
+        assert result.sample_rate == model_config.sample_rate
+        assert result.audio.size > 0 and np.isfinite(result.audio).all()
+
+    def test_voice_prompt_cache_keys_carry_engine_prefix(
+        self, info: EngineInfo, registry: Registry, voicebox_reference_clip: tuple[Path, str]
+    ) -> None:
+        if "cloned" not in info.voice_kinds:
+            pytest.skip("engine has no cloned voices, so no voice-prompt cache")
+        before = set(prompt_cache.keys())
+        path, text = voicebox_reference_clip
+        backend = registry.backend(self.engine)
+        asyncio.run(backend.load_model(registry.engine(self.engine).default_model.model_size))
+        asyncio.run(backend.create_voice_prompt(str(path), text, True))
+        _, cached = asyncio.run(backend.create_voice_prompt(str(path), text, True))
+        added = set(prompt_cache.keys()) - before
+        if not added and not cached:
+            pytest.skip("engine does not cache voice prompts")
+        assert all(key.startswith(f"{self.engine}_") for key in added), added
+
+    # -- bad input -----------------------------------------------------------------------
+
+    @pytest.mark.parametrize("text", ["", "   ", "?!... —"])
+    def test_empty_text_is_rejected(
+        self, synthesizer: Synthesizer, model_config: ModelConfig, voice: Voice, text: str
+    ) -> None:
+        with pytest.raises(EmptyTextError):
+            synthesizer.plan(self.request(model_config, voice, text=text))
+
+    def test_unknown_language_is_rejected(
+        self, synthesizer: Synthesizer, model_config: ModelConfig, voice: Voice
+    ) -> None:
+        if "auto" in model_config.languages:
+            pytest.skip("model accepts any language ('auto')")
+        with pytest.raises(UnsupportedLanguageError):
+            synthesizer.plan(self.request(model_config, voice, language="xx"))
+
+    def test_missing_reference_file_is_rejected(
+        self, info: EngineInfo, synthesizer: Synthesizer, model_config: ModelConfig, tmp_path: Path
+    ) -> None:
+        if "cloned" not in info.voice_kinds:
+            pytest.skip("engine has no cloned voices")
+        voice = Voice.clone([(str(tmp_path / "missing.wav"), "hello")])
+        with pytest.raises(ReferenceAudioError):
+            synthesizer.plan(self.request(model_config, voice))
+
+    def test_unknown_preset_voice_is_rejected(
+        self, info: EngineInfo, synthesizer: Synthesizer, model_config: ModelConfig
+    ) -> None:
+        if "preset" not in info.voice_kinds:
+            pytest.skip("engine has no preset voices")
+        with pytest.raises(UnknownVoiceError):
+            synthesizer.plan(self.request(model_config, Voice.preset("no-such-voice")))

@@ -1,0 +1,1 @@
+"""A numpy formant synthesiser that passes the conformance kit: the example engine."""
