@@ -159,23 +159,36 @@ class Registry:
         *,
         strict: bool | None = None,
     ) -> Registry:
-        """Load every selected plugin of the ``voicebox.engines`` group, isolating failures."""
+        """Load every selected plugin of the ``voicebox.engines`` group, isolating failures.
+
+        When two plugins claim one engine or model name, the one whose entry-point name is
+        the engine's name keeps it (the name's owner), and the other is set aside.
+        """
         registry = cls()
         if entry_points is None:
             entry_points = importlib_metadata.entry_points(group=ENTRY_POINT_GROUP)
         allow = _env_names("VOICEBOX_PLUGINS")
         deny = _env_names("VOICEBOX_DISABLE_PLUGINS") or set()
+        pending = []
         for ep in sorted(entry_points, key=lambda e: e.name):
             dist = ep.dist.name if ep.dist else "?"
             if _selected(ep, dist, allow, deny):
-                registry._load(ep, dist, ep.dist.version if ep.dist else "?")
+                version = ep.dist.version if ep.dist else "?"
+                loaded = registry._load(ep, dist, version)
+                if loaded is not None:
+                    pending.append(loaded)
+        pending.sort(key=lambda p: (p[0].name not in {i.name for i in p[1]}, p[0].name))
+        for record, infos in pending:
+            registry._commit(record, infos)
         if strict is None:
             strict = os.environ.get("VOICEBOX_STRICT_PLUGINS", "") not in ("", "0", "false")
         if strict and registry.failures:
             raise PluginLoadError(registry.failures)
         return registry
 
-    def _load(self, ep: importlib_metadata.EntryPoint, dist: str, version: str) -> None:
+    def _load(
+        self, ep: importlib_metadata.EntryPoint, dist: str, version: str
+    ) -> tuple[PluginRecord, list[EngineInfo]] | None:
         started = time.perf_counter()
         stage = "import"
         try:
@@ -188,19 +201,25 @@ class Registry:
             for info in infos:
                 if problems := validate_engine(info):
                     raise _Rejected("metadata", "; ".join(problems))
-            self._check_unique(infos)
         except _Rejected as rejected:
             self._fail(ep.name, dist, version, rejected.stage, str(rejected), "")
-            return
+            return None
         except BaseException as exc:  # noqa: BLE001 - isolation is the point
             if isinstance(exc, KeyboardInterrupt):
                 raise
             detail = f"{type(exc).__name__}: {exc}"
             self._fail(ep.name, dist, version, stage, detail, traceback.format_exc())
+            return None
+        names = tuple(i.name for i in infos)
+        return PluginRecord(ep.name, dist, version, names, time.perf_counter() - started), infos
+
+    def _commit(self, record: PluginRecord, infos: list[EngineInfo]) -> None:
+        try:
+            self._check_unique(infos)
+        except _Rejected as rejected:
+            self._fail(record.name, record.distribution, record.version, rejected.stage,
+                       str(rejected), "")
             return
-        record = PluginRecord(
-            ep.name, dist, version, tuple(i.name for i in infos), time.perf_counter() - started
-        )
         self.plugins.append(record)
         for info in infos:
             self._engines[info.name] = info

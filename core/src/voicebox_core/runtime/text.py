@@ -9,6 +9,7 @@ __all__ = ["has_speakable_text", "split_text_into_chunks"]
 _WORDLIKE = re.compile(r"\w", re.UNICODE)
 _SENTENCE_END = re.compile(r"(?<=[.!?。！？])\s+|(?<=[。！？])")
 _CLAUSE_END = re.compile(r"(?<=[,;:，；：、—])\s*")
+_CJK_STOPS = "。！？，；：、"
 _TAG = re.compile(r"\[[^\]\s]{1,32}\]")
 
 
@@ -59,7 +60,8 @@ def split_text_into_chunks(text: str, max_chars: int = 800) -> list[str]:
                 parts.extend(_split_words(clause, max_chars) if len(clause) > max_chars else [clause])
         for part in parts:
             part = part.strip()
-            candidate = f"{current} {part}".strip()
+            glue = "" if current[-1:] in _CJK_STOPS else " "
+            candidate = f"{current}{glue}{part}".strip()
             if len(candidate) <= max_chars:
                 current = candidate
             else:

@@ -1,0 +1,5 @@
+import sys
+
+from voicebox_core.cli import main
+
+sys.exit(main())

@@ -1,0 +1,300 @@
+"""The ``voicebox`` command line.
+
+Every user mistake exits 2 with one line that says what to fix; a failure of an engine exits
+1 with one line. ``VOICEBOX_DEBUG=1`` adds the traceback. Heavy modules (the server, the
+scaffold, the audit tool, any engine) are imported only by the command that needs them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+import traceback
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from voicebox_core.errors import VoiceboxError
+
+__all__ = ["main"]
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+class UsageError(VoiceboxError):
+    """A command-line mistake (exit 2)."""
+
+
+def _registry() -> Any:
+    from voicebox_core.registry import get_registry
+
+    return get_registry()
+
+
+# -- engines -----------------------------------------------------------------------------
+
+
+def _engine_rows(registry: Any) -> list[dict[str, Any]]:
+    rows = []
+    for info in registry.engines:
+        plugin = registry.plugin_of(info.name)
+        rows.append({
+            "engine": info.name,
+            "display_name": info.display_name,
+            "distribution": plugin.distribution,
+            "version": plugin.version,
+            "load_ms": round(plugin.load_seconds * 1000, 1),
+            "voice_kinds": list(info.voice_kinds),
+            "languages": list(info.languages),
+            "preset_voices": len(info.preset_voices),
+            "default_voice": info.default_voice,
+            "models": [
+                {"model_name": m.model_name, "display_name": m.display_name,
+                 "sample_rate": m.sample_rate, "languages": list(m.languages),
+                 "size_mb": m.size_mb, "bundled": m.bundled}
+                for m in info.models
+            ],
+        })
+    return rows
+
+
+def _failure_rows(registry: Any) -> list[dict[str, str]]:
+    return [{"plugin": f.name, "distribution": f.distribution, "version": f.version,
+             "stage": f.stage, "reason": f.error} for f in registry.failures]
+
+
+def cmd_engines_list(args: argparse.Namespace) -> int:
+    registry = _registry()
+    rows, failures = _engine_rows(registry), _failure_rows(registry)
+    if args.json:
+        print(json.dumps({"engines": rows, "failed": failures}, indent=2))
+        return 0
+    if not rows:
+        print("No engines installed. Install one, e.g. `pip install voicebox-engine-piper`.")
+    for row in rows:
+        print(f"{row['engine']}  {row['display_name']}  "
+              f"[{row['distribution']} {row['version']}, loaded in {row['load_ms']} ms]")
+        print(f"  voices: {', '.join(row['voice_kinds'])}"
+              + (f" ({row['preset_voices']} presets, default {row['default_voice']})"
+                 if row["preset_voices"] else ""))
+        print(f"  languages: {', '.join(row['languages'])}")
+        for model in row["models"]:
+            print(f"  model {model['model_name']}: {model['display_name']}, "
+                  f"{model['sample_rate']} Hz" + (", bundled" if model["bundled"] else ""))
+    if failures:
+        print(f"\n{len(failures)} plugin(s) failed to load (details: voicebox engines doctor):")
+        for failure in failures:
+            print(f"  {failure['plugin']} ({failure['distribution']} {failure['version']}): "
+                  f"{failure['stage']} failed: {failure['reason'].splitlines()[0]}")
+    return 0
+
+
+def cmd_engines_doctor(args: argparse.Namespace) -> int:
+    registry = _registry()
+    print(f"{len(registry.plugins)} plugin(s) loaded, {len(registry.failures)} failed.")
+    for plugin in registry.plugins:
+        print(f"OK    {plugin.name} ({plugin.distribution} {plugin.version}): "
+              f"{', '.join(plugin.engines)} in {plugin.load_seconds * 1000:.1f} ms")
+    for failure in registry.failures:
+        print(f"\nFAIL  {failure.name} ({failure.distribution} {failure.version})")
+        print(f"  stage: {failure.stage}")
+        print(f"  error: {failure.error}")
+        print(f"  fix:   {failure.hint}")
+        if failure.traceback:
+            print("  traceback:\n    " + failure.traceback.rstrip().replace("\n", "\n    "))
+    return 1 if registry.failures else 0
+
+
+# -- models ------------------------------------------------------------------------------
+
+
+def cmd_models_list(args: argparse.Namespace) -> int:
+    from voicebox_core.runtime.download import cached_snapshot, local_override
+
+    rows = []
+    for model in _registry().models:
+        on_disk = model.bundled or local_override(model) is not None or cached_snapshot(model) is not None
+        rows.append({"model_name": model.model_name, "engine": model.engine,
+                     "repo": model.hf_repo_id, "downloaded": on_disk, "size_mb": model.size_mb})
+    if args.json:
+        print(json.dumps(rows, indent=2))
+    for row in [] if args.json else rows:
+        state = "ready" if row["downloaded"] else "not downloaded"
+        print(f"{row['model_name']}  ({row['engine']}, {row['size_mb']} MB): {state}")
+    return 0
+
+
+def cmd_models_download(args: argparse.Namespace) -> int:
+    from voicebox_core.runtime.download import DownloadProgress, ensure_model
+
+    model = _registry().model(args.model)
+    if model.bundled:
+        print(f"{model.model_name} ships with its engine's package; nothing to download.")
+        return 0
+
+    def show(p: DownloadProgress) -> None:
+        if p.total:
+            print(f"\r{p.model_name}: {p.downloaded / 1e6:.1f} / {p.total / 1e6:.1f} MB", end="",
+                  file=sys.stderr, flush=True)
+
+    path = ensure_model(model, show)
+    print(f"\n{model.model_name} is ready in {path}")
+    return 0
+
+
+def cmd_models_delete(args: argparse.Namespace) -> int:
+    from voicebox_core.runtime.download import delete_model
+
+    model = _registry().model(args.model)
+    removed = delete_model(model)
+    print(f"{model.model_name}: {'deleted' if removed else 'was not downloaded'}")
+    return 0
+
+
+# -- say ---------------------------------------------------------------------------------
+
+
+def cmd_say(args: argparse.Namespace) -> int:
+    from voicebox_core.runtime.audio import save_audio
+    from voicebox_core.synthesis import SynthesisRequest, Synthesizer, Voice
+
+    registry = _registry()
+    if args.engine is None and args.model is None:
+        raise UsageError("give --engine (or --model); installed engines: "
+                         + (", ".join(e.name for e in registry.engines) or "none"))
+    engine = registry.engine(args.engine) if args.engine else None
+    model = args.model or (engine.default_model.model_name if engine else None)
+    if engine is not None and registry.model(model).engine != engine.name:
+        raise UsageError(f"model {model!r} belongs to engine {registry.model(model).engine!r}, "
+                         f"not {engine.name!r}; models of {engine.name}: "
+                         + ", ".join(m.model_name for m in engine.models))
+    if args.ref_audio and args.voice:
+        raise UsageError("give either --voice or --ref-audio, not both")
+    if args.ref_text is not None and not args.ref_audio:
+        raise UsageError("--ref-text needs --ref-audio")
+    voice = None
+    if args.voice:
+        voice = Voice.preset(args.voice)
+    elif args.ref_audio:
+        voice = Voice.clone([(args.ref_audio, args.ref_text or "")])
+    elif args.design:
+        voice = Voice.design(args.design)
+    output = Path(args.output)
+    if output.is_dir():
+        raise UsageError(f"output {str(output)!r} is a directory; give a file name such as out.wav")
+    if output.suffix.lower() not in (".wav", ".flac", ".ogg"):
+        raise UsageError(f"output {output.name!r} must end in .wav, .flac or .ogg")
+    request = SynthesisRequest(text=args.text, model=model, voice=voice, language=args.language,
+                               seed=args.seed, instruct=args.instruct)
+    synthesizer = Synthesizer(registry)
+    result = asyncio.run(synthesizer.synthesize(request))
+    save_audio(output, result.audio, result.sample_rate)
+    print(f"wrote {output} ({result.duration:.2f} s, {result.sample_rate} Hz, "
+          f"{result.model.model_name}, {result.language})")
+    return 0
+
+
+# -- lazily imported commands ------------------------------------------------------------
+
+
+def _lazy(module: str, function: str, extra: str | None = None) -> Handler:
+    def run(args: argparse.Namespace) -> int:
+        import importlib
+
+        try:
+            target = importlib.import_module(module)
+        except ImportError as exc:
+            if extra and exc.name and not exc.name.startswith("voicebox_core"):
+                raise UsageError(f"this command needs `pip install \"voicebox-core[{extra}]\"` "
+                                 f"(missing module {exc.name})") from None
+            raise
+        result: int = getattr(target, function)(args)
+        return result
+
+    return run
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="voicebox", description="Voicebox TTS engines.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    engines = sub.add_parser("engines", help="list installed engines, diagnose plugins")
+    engines_sub = engines.add_subparsers(dest="action", required=True, metavar="ACTION")
+    listing = engines_sub.add_parser("list", help="engines, models, voices, load times")
+    listing.add_argument("--json", action="store_true", help="machine-readable output")
+    listing.set_defaults(handler=cmd_engines_list)
+    engines_sub.add_parser("doctor", help="failed plugins, their errors and fixes").set_defaults(
+        handler=cmd_engines_doctor)
+
+    models = sub.add_parser("models", help="list, download or delete model files")
+    models_sub = models.add_subparsers(dest="action", required=True, metavar="ACTION")
+    mlist = models_sub.add_parser("list", help="models and whether they are on disk")
+    mlist.add_argument("--json", action="store_true")
+    mlist.set_defaults(handler=cmd_models_list)
+    for name, handler, text in (("download", cmd_models_download, "download a model's files"),
+                                ("delete", cmd_models_delete, "delete a model's cached files")):
+        action = models_sub.add_parser(name, help=text)
+        action.add_argument("model", help="model name (see `voicebox models list`)")
+        action.set_defaults(handler=handler)
+
+    say = sub.add_parser("say", help="speak text into an audio file")
+    say.add_argument("text")
+    say.add_argument("--engine", "-e")
+    say.add_argument("--model", "-m")
+    say.add_argument("--voice", "-v", help="preset voice id")
+    say.add_argument("--ref-audio", help="reference clip to clone (2-30 s)")
+    say.add_argument("--ref-text", help="transcript of the reference clip")
+    say.add_argument("--design", help="describe a voice (engines with designed voices)")
+    say.add_argument("--language", "-l")
+    say.add_argument("--seed", type=int)
+    say.add_argument("--instruct", help="style instruction (engines that support it)")
+    say.add_argument("--output", "-o", required=True, help="output file (.wav, .flac, .ogg)")
+    say.set_defaults(handler=cmd_say)
+
+    serve = sub.add_parser("serve", help="run the HTTP API server")
+    serve.add_argument("--host", default=os.environ.get("VOICEBOX_HOST", "127.0.0.1"))
+    serve.add_argument("--port", type=int, default=int(os.environ.get("VOICEBOX_PORT", "17493")))
+    serve.add_argument("--data-dir", help="where the database and audio live")
+    serve.set_defaults(handler=_lazy("voicebox_core.server.main", "serve", extra="server"))
+
+    engine = sub.add_parser("engine", help="tools for engine authors")
+    engine_sub = engine.add_subparsers(dest="action", required=True, metavar="ACTION")
+    new = engine_sub.add_parser("new", help="create a new engine plugin distribution")
+    new.add_argument("name", help="engine name: lower case letters, digits, underscores")
+    new.add_argument("--voice-kind", choices=("cloned", "preset"), default="preset")
+    new.add_argument("--dir", default=".", help="parent directory of the new plugin")
+    new.set_defaults(handler=_lazy("voicebox_core.scaffold", "run"))
+
+    audit = sub.add_parser("audit", help="Phase 0 scans over an installed distribution")
+    audit.add_argument("distribution")
+    audit.add_argument("--json", action="store_true")
+    audit.add_argument("--hook", help="also write the implied PyInstaller hook to this file")
+    audit.set_defaults(handler=_lazy("voicebox_core.audit", "run"))
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.handler(args))
+    except VoiceboxError as exc:
+        print(f"voicebox: error: {exc}", file=sys.stderr)
+        return 2 if exc.status_code < 500 else 1
+    except KeyboardInterrupt:
+        print("voicebox: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # noqa: BLE001 - one readable line, never a traceback by default
+        if os.environ.get("VOICEBOX_DEBUG"):
+            traceback.print_exc()
+        first = str(exc).splitlines()[0] if str(exc) else ""
+        print(f"voicebox: error: {type(exc).__name__}: {first} "
+              "(set VOICEBOX_DEBUG=1 for the traceback)", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,154 @@
+"""Runtime helpers: text chunking, audio, prompt cache, model files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from voicebox_core import ModelConfig, ModelNotDownloadedError, ReferenceAudioError
+from voicebox_core.runtime import (
+    VoicePromptCache,
+    cached_snapshot,
+    crossfade_concat,
+    delete_model,
+    ensure_model,
+    has_speakable_text,
+    load_audio,
+    load_reference_audio,
+    model_disk_bytes,
+    normalize_audio,
+    resample,
+    save_audio,
+    split_text_into_chunks,
+    trim_tts_output,
+)
+from voicebox_core.testing import write_reference_clip
+
+
+def test_chunking_keeps_every_word_and_respects_the_limit() -> None:
+    sentence = "The rain in Spain stays mainly in the plain, or so they say; who knows? "
+    text = sentence * 280  # about 20 000 characters
+    chunks = split_text_into_chunks(text, 500)
+    assert all(len(c) <= 500 for c in chunks)
+    assert " ".join(chunks).split() == text.split()
+
+
+def test_chunking_splits_unbroken_text_and_keeps_tags() -> None:
+    assert split_text_into_chunks("a" * 1200, 500) == ["a" * 500, "a" * 500, "a" * 200]
+    chunks = split_text_into_chunks("word [laugh] " * 100, 60)
+    assert all("[laugh" not in c or "[laugh]" in c for c in chunks)
+    cjk = "你好世界。" * 200
+    assert "".join(split_text_into_chunks(cjk, 100)) == cjk
+
+
+@pytest.mark.parametrize(("text", "ok"), [("hi", True), ("42", True), ("é", True), ("日本", True),
+                                          ("", False), ("?!.", False), ("[laugh]", False)])
+def test_speakable_text(text: str, ok: bool) -> None:
+    assert has_speakable_text(text) is ok
+
+
+def test_resample_keeps_duration_and_pitch() -> None:
+    rate = 16000
+    tone = np.sin(2 * np.pi * 440 * np.arange(rate) / rate).astype(np.float32)
+    out = resample(tone, rate, 24000)
+    assert len(out) == 24000 and out.dtype == np.float32
+    peak = np.argmax(np.abs(np.fft.rfft(out))) * 24000 / len(out)
+    assert abs(peak - 440) < 2
+
+
+def test_normalize_and_trim() -> None:
+    rate = 24000
+    voice = 0.5 * np.sin(2 * np.pi * 200 * np.arange(rate) / rate).astype(np.float32)
+    padded = np.concatenate([voice, np.zeros(rate * 2, np.float32), voice])
+    trimmed = trim_tts_output(padded, rate)
+    assert rate <= len(trimmed) < rate * 1.5  # cut at the long internal silence
+    assert abs(trimmed[-1]) < 1e-3  # faded out
+    assert np.max(np.abs(normalize_audio(voice))) <= 0.85 + 1e-6
+    assert not normalize_audio(np.zeros(10, np.float32)).any()
+
+
+def test_crossfade_concat_length() -> None:
+    a, b = np.ones(1000, np.float32), np.ones(1000, np.float32)
+    assert len(crossfade_concat([a, b], 10000, crossfade_ms=10)) == 1900
+
+
+def test_save_audio_is_atomic_and_round_trips(tmp_path: Path) -> None:
+    audio = np.linspace(-0.5, 0.5, 800, dtype=np.float32)
+    path = save_audio(tmp_path / "a.wav", audio, 8000)
+    loaded, rate = load_audio(path)
+    assert rate == 8000 and np.allclose(loaded, audio, atol=1e-3)
+    assert [p.name for p in tmp_path.iterdir()] == ["a.wav"]
+
+
+def test_reference_audio_validation(tmp_path: Path) -> None:
+    good = write_reference_clip(tmp_path / "good.wav")
+    assert load_reference_audio(good)[1] == 24000
+    short = write_reference_clip(tmp_path / "short.wav", seconds=1.0)
+    with pytest.raises(ReferenceAudioError, match="between 2 and 30 s"):
+        load_reference_audio(short)
+    silent = save_audio(tmp_path / "silent.wav", np.zeros(24000 * 3, np.float32), 24000)
+    with pytest.raises(ReferenceAudioError, match="silent"):
+        load_reference_audio(silent)
+    junk = tmp_path / "junk.wav"
+    junk.write_bytes(b"not audio at all")
+    with pytest.raises(ReferenceAudioError, match="could not be decoded"):
+        load_reference_audio(junk)
+
+
+def test_prompt_cache_memory_disk_and_prefix(tmp_path: Path) -> None:
+    clip = write_reference_clip(tmp_path / "c.wav")
+    cache = VoicePromptCache(tmp_path / "cache")
+    key = cache.key("myengine", clip, "text")
+    assert key.startswith("myengine_") and key != cache.key("myengine", clip, "other")
+    cache.put(key, {"a": np.arange(3)})
+    fresh = VoicePromptCache(tmp_path / "cache")  # a new process reads it from disk
+    assert fresh.get(key)["a"].tolist() == [0, 1, 2]
+    fresh.clear("myengine")
+    assert fresh.keys() == [] and fresh.get(key) is None
+
+
+def _model(**changes: object) -> ModelConfig:
+    fields: dict = dict(model_name="m-1", display_name="M", engine="e", hf_repo_id="org/repo",
+                        sample_rate=24000, languages=("en",), files=("config.json", "weights/*.bin"))
+    fields.update(changes)
+    return ModelConfig(**fields)
+
+
+def _snapshot(hub: Path, files: dict[str, bytes]) -> Path:
+    repo = hub / "models--org--repo"
+    commit = "0" * 40
+    (repo / "refs").mkdir(parents=True)
+    (repo / "refs" / "main").write_text(commit)
+    snap = repo / "snapshots" / commit
+    for name, data in files.items():
+        (snap / name).parent.mkdir(parents=True, exist_ok=True)
+        (snap / name).write_bytes(data)
+    return snap
+
+
+def test_cache_completeness_offline_reuse_and_delete(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    model = _model()
+    with pytest.raises(ModelNotDownloadedError, match="voicebox models download m-1"):
+        ensure_model(model)
+    snap = _snapshot(tmp_path / "hub", {"config.json": b"{}"})
+    assert cached_snapshot(model) is None  # weights missing: incomplete
+    (snap / "weights").mkdir()
+    (snap / "weights" / "a.bin").write_bytes(b"x" * 10)
+    assert ensure_model(model) == snap
+    assert model_disk_bytes(model) == 12
+    other = _model(model_name="m-2", files=("config.json",))
+    assert delete_model(other) and cached_snapshot(model) is None
+    assert (snap / "weights" / "a.bin").is_file()  # only the model's own files went
+
+
+def test_local_override(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    model = _model(model_name="my.model-1")
+    monkeypatch.setenv("VOICEBOX_MODEL_PATH_MY_MODEL_1", str(tmp_path))
+    assert ensure_model(model) == tmp_path
+    monkeypatch.setenv("VOICEBOX_MODEL_PATH_MY_MODEL_1", str(tmp_path / "missing"))
+    with pytest.raises(ModelNotDownloadedError, match="not a directory"):
+        ensure_model(model)
