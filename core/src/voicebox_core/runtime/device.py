@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 import random
 import sys
@@ -18,8 +19,8 @@ def choose_device(allowed: Iterable[str] = ("cpu", "cuda", "mps")) -> str:
     ``VOICEBOX_DEVICE`` (``cpu``, ``cuda``, ``mps``) forces one when it is allowed and present.
     Engines that break on MPS leave ``"mps"`` out of ``ModelConfig.devices``.
     """
-    import torch
-
+    # Imported by name so that freezing an engine without torch does not bundle torch.
+    torch = importlib.import_module("torch")
     allowed = tuple(allowed)
     available = {"cpu": True, "cuda": torch.cuda.is_available()}
     mps = getattr(torch.backends, "mps", None)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import importlib
 import threading
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -20,8 +21,7 @@ def torch_load_on_cpu() -> Iterator[None]:
     For upstream code that loads CUDA-saved checkpoints without ``map_location``. Held under
     a lock so two engines loading at once do not restore each other's patch.
     """
-    import torch
-
+    torch = importlib.import_module("torch")  # by name: freezing must not follow it
     with _torch_load_lock:
         original = torch.load
 
