@@ -1,0 +1,1 @@
+"""Voicebox engine plugin for HumeAI TADA."""

@@ -1,0 +1,422 @@
+"""The TADA backend: hume-tada 0.1.9 behind voicebox-core's TTSBackend protocol.
+
+Loading never lets hume-tada reach the network on its own. Every repository it reads is a
+ModelConfig resolved by :func:`voicebox_core.runtime.ensure_model` (local override, complete
+cache, or a download with byte progress), and its hard-coded repo ids are redirected:
+
+* the gated ``meta-llama/Llama-3.2-1B`` tokenizer and ``facebook/wav2vec2-large`` config on
+  ``AlignerConfig``/``TadaConfig`` *instances* (``redirect_config_repo``), never by patching
+  ``AutoTokenizer.from_pretrained``;
+* ``HumeAI/tada-codec`` (a literal inside ``TadaForCausalLM.from_pretrained`` and
+  ``Encoder.from_pretrained``): both classes are loaded through their base
+  ``PreTrainedModel.from_pretrained`` and the backend attaches the decoder, tokenizer and
+  aligner those overrides would have fetched, from the resolved directories.
+
+The voice prompt is TADA's ``EncoderOutput`` as a dict of CPU tensors, cached on disk under
+``tada_<md5>``. It is encoded with the English aligner; a non-English request re-encodes it
+with that language's aligner (cached as ``tada_<lang>_<md5>``), which needs the transcript.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import hashlib
+import importlib
+import json
+import os
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import numpy as np
+
+from voicebox_core import (
+    GenerationError,
+    InvalidRequestError,
+    ModelConfig,
+    ModelNotDownloadedError,
+    ReferenceAudioError,
+    UnknownModelError,
+    UnsupportedLanguageError,
+)
+from voicebox_core.runtime import (
+    DownloadProgress,
+    as_mono_float32,
+    choose_device,
+    ensure_model,
+    load_audio,
+    load_reference_audio,
+    local_override,
+    prompt_cache,
+    redirect_config_repo,
+    resample,
+    seed_everything,
+)
+from voicebox_engine_tada.plugin import (
+    ALIGNER_BASE,
+    ALIGNER_LANGUAGE,
+    ALIGNERS,
+    ASR,
+    CODEC,
+    DEFAULT_SIZE,
+    ENGINE,
+    MODELS,
+    SAMPLE_RATE,
+    TOKENIZER,
+)
+
+__all__ = ["TadaBackend", "import_tada", "rekeyed"]
+
+_CONFIGS = {config.model_size: config for config in MODELS}
+#: Fixed seed of the encoder's sampling noise, so one clip always gives one cached prompt.
+_PROMPT_SEED = 0
+_TOKENIZER_ENV = "VOICEBOX_TADA_TOKENIZER_PATH"
+_OPTIONS_ENV = "VOICEBOX_TADA_INFERENCE_OPTIONS"
+
+Progress = Callable[[DownloadProgress], None]
+
+
+def import_tada() -> SimpleNamespace:
+    """hume-tada's classes, imported with the ``dac`` shim in place (never at metadata import)."""
+    from voicebox_engine_tada.dac_shim import dac_modules
+
+    with dac_modules():
+        aligner = importlib.import_module("tada.modules.aligner")
+        decoder = importlib.import_module("tada.modules.decoder")
+        encoder = importlib.import_module("tada.modules.encoder")
+        tada = importlib.import_module("tada.modules.tada")
+    return SimpleNamespace(
+        Aligner=aligner.Aligner, AlignerConfig=aligner.AlignerConfig, Decoder=decoder.Decoder,
+        Encoder=encoder.Encoder, EncoderOutput=encoder.EncoderOutput,
+        TadaConfig=tada.TadaConfig, TadaForCausalLM=tada.TadaForCausalLM,
+        InferenceOptions=tada.InferenceOptions,
+    )
+
+
+def rekeyed(progress: Progress | None, model_name: str) -> Progress | None:
+    """Report a companion repository's bytes under the user-facing model's name."""
+    if progress is None:
+        return None
+
+    def report(event: DownloadProgress) -> None:
+        filename = f"{event.model_name}/{event.filename}" if event.filename else ""
+        progress(DownloadProgress(model_name, filename, event.downloaded, event.total))
+
+    return report
+
+
+def _config_of(model_size: str) -> ModelConfig:
+    size = DEFAULT_SIZE if model_size in ("", "default") else model_size
+    if size not in _CONFIGS:
+        raise UnknownModelError(f"tada {model_size}", [m.model_name for m in MODELS])
+    return _CONFIGS[size]
+
+
+def _tokenizer_dir(progress: Progress | None) -> Path:
+    explicit = os.environ.get(_TOKENIZER_ENV)
+    if explicit:
+        path = Path(explicit).expanduser()
+        if not (path / "tokenizer.json").is_file() and not (path / "tokenizer_config.json").is_file():
+            raise ModelNotDownloadedError(
+                f"{_TOKENIZER_ENV} points to {str(path)!r}, which holds no tokenizer.json or "
+                "tokenizer_config.json; point it at a downloaded Llama 3.2 tokenizer folder"
+            )
+        return path
+    return ensure_model(TOKENIZER, progress)
+
+
+@dataclasses.dataclass
+class _Loaded:
+    config: ModelConfig
+    model: Any  # TadaForCausalLM
+    model_dir: Path
+
+
+class TadaBackend:
+    """TTSBackend for TADA. ``progress`` receives byte progress, keyed by the size's model name."""
+
+    def __init__(self, progress: Progress | None = None) -> None:
+        self.progress = progress
+        self._lock = threading.RLock()
+        self._loaded: _Loaded | None = None
+        self._encoder: Any = None  # tada Encoder, shared by both sizes
+        self._aligners: dict[str, Any] = {}  # aligner suffix ("en", "ja", "ch"...) -> Aligner
+        self._tokenizer: Any = None
+        self._tokenizer_path: Path | None = None
+        self._codec_dir: Path | None = None
+        self._device = "cpu"
+        self._tada: SimpleNamespace | None = None
+
+    # -- model lifecycle -----------------------------------------------------------------
+
+    @property
+    def loaded_size(self) -> str | None:
+        """``model_size`` of the model in memory ("1B", "3B"), or None."""
+        return self._loaded.config.model_size if self._loaded else None
+
+    async def load_model(self, model_size: str = "default") -> None:
+        config = _config_of(model_size)
+        if self._loaded is not None and self._loaded.config is config:
+            return
+        await asyncio.to_thread(self._load_blocking, config)
+
+    def _load_blocking(self, config: ModelConfig) -> None:
+        with self._lock:
+            if self._loaded is not None and self._loaded.config is config:
+                return
+            progress = rekeyed(self.progress, config.model_name)
+            model_dir = ensure_model(config, self.progress)
+            codec_dir = ensure_model(CODEC, progress)
+            self._ensure_encoder(codec_dir, progress)
+            tada = self._tada
+            assert tada is not None
+            # Loading the other size replaces this one: never two LLMs in memory.
+            self._loaded = None
+            tada_config = tada.TadaConfig.from_pretrained(str(model_dir))
+            # TadaForCausalLM reads getattr(config, "tokenizer_name", <gated repo>): point the
+            # config at the resolved tokenizer (the field is optional, so set, not redirected).
+            tada_config.tokenizer_name = str(self._tokenizer_path)
+            dtype = _torch().bfloat16 if self._device == "cuda" else _torch().float32
+            # PreTrainedModel.from_pretrained, skipping TadaForCausalLM's override that
+            # fetches "HumeAI/tada-codec" and the tokenizer by hard-coded id.
+            model = super(tada.TadaForCausalLM, tada.TadaForCausalLM).from_pretrained(
+                str(model_dir), config=tada_config, dtype=dtype)
+            model._decoder = tada.Decoder.from_pretrained(str(codec_dir), subfolder="decoder")
+            model._tokenizer = self._tokenizer
+            model.to(self._device)
+            model.eval()
+            self._loaded = _Loaded(config, model, model_dir)
+
+    def _ensure_encoder(self, codec_dir: Path, progress: Progress | None) -> None:
+        if self._encoder is not None:
+            return
+        self._tada = self._tada or import_tada()
+        self._device = choose_device(CODEC.devices)
+        tokenizer_dir = _tokenizer_dir(progress)
+        from transformers import AutoTokenizer
+
+        self._tokenizer = AutoTokenizer.from_pretrained(str(tokenizer_dir))
+        # Encoder.from_pretrained's override loads its aligner with the gated defaults.
+        encoder = super(self._tada.Encoder, self._tada.Encoder).from_pretrained(
+            str(codec_dir), subfolder="encoder")
+        encoder._aligner = self._load_aligner(codec_dir, "aligner", tokenizer_dir, progress)
+        encoder.to(self._device)
+        encoder.eval()
+        self._aligners = {"en": encoder._aligner}
+        self._encoder = encoder
+        self._codec_dir, self._tokenizer_path = codec_dir, tokenizer_dir
+
+    def _load_aligner(self, codec_dir: Path, subfolder: str, tokenizer_dir: Path,
+                      progress: Progress | None) -> Any:
+        tada = self._tada
+        assert tada is not None
+        base_dir = ensure_model(ALIGNER_BASE, progress)
+        config = tada.AlignerConfig.from_pretrained(str(codec_dir), subfolder=subfolder)
+        redirect_config_repo(config, "tokenizer_name", str(tokenizer_dir))
+        redirect_config_repo(config, "base_model_name", str(base_dir))
+        aligner = tada.Aligner.from_pretrained(str(codec_dir), subfolder=subfolder, config=config)
+        return aligner.to(self._device).eval()
+
+    def _aligner_for(self, language: str) -> Any:
+        """The aligner of ``language`` (downloaded on first use), keeping English + one more."""
+        suffix = ALIGNER_LANGUAGE.get(language, "en")
+        if suffix not in self._aligners:
+            config = ALIGNERS[language]
+            directory = ensure_model(config, rekeyed(self.progress, self._model_name()))
+            aligner = self._load_aligner(directory, f"aligner-{suffix}", self._tokenizer_path,
+                                         rekeyed(self.progress, self._model_name()))
+            self._aligners = {"en": self._aligners["en"], suffix: aligner}
+        return self._aligners[suffix]
+
+    def _model_name(self) -> str:
+        return self._loaded.config.model_name if self._loaded else _config_of(DEFAULT_SIZE).model_name
+
+    def unload_model(self) -> None:
+        with self._lock:
+            self._loaded = None
+            self._encoder = None
+            self._aligners = {}
+            self._tokenizer = None
+
+    def is_loaded(self) -> bool:
+        """True while a TADA LLM (either size; see :attr:`loaded_size`) is in memory."""
+        return self._loaded is not None
+
+    def _get_model_path(self, model_size: str) -> str:
+        config = _config_of(model_size)
+        override = local_override(config)
+        return str(override) if override is not None else str(config.hf_repo_id)
+
+    # -- voice prompts -------------------------------------------------------------------
+
+    async def create_voice_prompt(
+        self, audio_path: str, reference_text: str, use_cache: bool = True
+    ) -> tuple[dict[str, Any], bool]:
+        key = prompt_cache.key(ENGINE, audio_path, reference_text or "")
+        if use_cache and (cached := prompt_cache.get(key)) is not None:
+            return cached, True
+        audio, _rate = load_reference_audio(audio_path, sample_rate=SAMPLE_RATE)
+        prompt = await asyncio.to_thread(self._encode_blocking, audio, reference_text or "", key)
+        if use_cache:
+            prompt_cache.put(key, prompt)
+        return prompt, False
+
+    def _encode_blocking(self, audio: np.ndarray, reference_text: str, key: str) -> dict[str, Any]:
+        with self._lock:
+            if self._encoder is None:
+                progress = rekeyed(self.progress, self._model_name())
+                self._ensure_encoder(ensure_model(CODEC, progress), progress)
+            text = " ".join(reference_text.split())
+            transcribed = not text
+            if transcribed:
+                text = self._transcribe(audio)
+            encoded = self._encode(_torch().from_numpy(audio).unsqueeze(0), text, "en")
+        return {"voice_type": "cloned", "engine": ENGINE, "cache_key": key, "aligner": "en",
+                "reference_text": text, "transcribed": transcribed, "encoder_output": encoded}
+
+    def _encode(self, audio: Any, text: str, language: str) -> dict[str, Any]:
+        torch = _torch()
+        encoder = self._encoder
+        encoder._aligner = self._aligner_for(language)
+        seed_everything(_PROMPT_SEED)
+        with torch.no_grad():
+            output = encoder(audio.to(self._device), text=[text], sample_rate=SAMPLE_RATE)
+        return {field.name: _to_cpu(getattr(output, field.name))
+                for field in dataclasses.fields(output)}
+
+    def _transcribe(self, audio: np.ndarray) -> str:
+        """English transcript of a reference clip by TADA's own recogniser (Parakeet CTC)."""
+        from transformers import AutoModelForCTC, AutoProcessor
+
+        directory = ensure_model(ASR, rekeyed(self.progress, self._model_name()))
+        encoder = self._encoder
+        if not hasattr(encoder, "_parakeet_ctc_1_1b"):
+            # The attributes Encoder's properties cache "nvidia/parakeet-ctc-1.1b" in.
+            encoder._parakeet_ctc_1_1b_processor = AutoProcessor.from_pretrained(str(directory))
+            encoder._parakeet_ctc_1_1b = AutoModelForCTC.from_pretrained(str(directory)).to(
+                self._device).eval()
+        torch = _torch()
+        audio_16k = torch.from_numpy(resample(audio, SAMPLE_RATE, 16000))
+        with torch.no_grad():
+            texts = encoder.transcribe_audio_parakeet([audio_16k])
+        if not texts or not texts[0].strip():
+            raise ReferenceAudioError(
+                "no speech was recognised in the reference clip; give its transcript"
+            )
+        return texts[0]
+
+    async def combine_voice_prompts(
+        self, audio_paths: list[str], ref_texts: list[str]
+    ) -> tuple[np.ndarray, str]:
+        pieces = [load_audio(path, SAMPLE_RATE)[0] for path in audio_paths]
+        gap = np.zeros(SAMPLE_RATE // 5, dtype=np.float32)  # 200 ms between clips
+        joined: list[np.ndarray] = []
+        for piece in pieces:
+            joined.extend([piece, gap])
+        audio = np.concatenate(joined[:-1]) if joined else np.zeros(0, dtype=np.float32)
+        text = " ".join(t.strip() for t in ref_texts if t and t.strip())
+        return as_mono_float32(audio), text
+
+    # -- generation ----------------------------------------------------------------------
+
+    async def generate(
+        self,
+        text: str,
+        voice_prompt: dict[str, Any],
+        language: str = "en",
+        seed: int | None = None,
+        instruct: str | None = None,
+    ) -> tuple[np.ndarray, int]:
+        if instruct:
+            raise InvalidRequestError("TADA does not take an instruct prompt; leave it out")
+        if not isinstance(voice_prompt, dict) or "encoder_output" not in voice_prompt:
+            raise InvalidRequestError(
+                "TADA speaks only with cloned voices: build the prompt with create_voice_prompt"
+            )
+        if self._loaded is None:
+            await self.load_model(DEFAULT_SIZE)
+        audio = await asyncio.to_thread(self._generate_blocking, text, voice_prompt, language, seed)
+        return audio, SAMPLE_RATE
+
+    def _generate_blocking(self, text: str, voice_prompt: dict[str, Any], language: str,
+                           seed: int | None) -> np.ndarray:
+        with self._lock:
+            loaded = self._loaded
+            assert loaded is not None and self._tada is not None
+            language = (language or "en").split("-")[0].lower()
+            if language not in loaded.config.languages:
+                raise UnsupportedLanguageError(language, f"model {loaded.config.model_name!r}",
+                                               loaded.config.languages)
+            encoded = self._prompt_for(voice_prompt, language)
+            prompt = self._tada.EncoderOutput(**{
+                name: value.to(self._device) if hasattr(value, "to") else value
+                for name, value in encoded.items()})
+            options = self._tada.InferenceOptions(**_inference_overrides())
+            seed_everything(seed)
+            try:
+                output = loaded.model.generate(prompt=prompt, text=text, inference_options=options)
+            except (IndexError, RuntimeError, ValueError) as exc:
+                raise GenerationError(
+                    f"TADA ({loaded.config.model_name}) failed while generating: "
+                    f"{type(exc).__name__}: {exc}"
+                ) from exc
+        wav = output.audio[0] if output.audio else None
+        if wav is None:
+            # hume-tada catches decoder exceptions and returns None for that sample.
+            raise GenerationError(
+                f"TADA ({loaded.config.model_name}) could not decode speech for this text; "
+                "try rephrasing it or a different reference clip"
+            )
+        audio = as_mono_float32(wav)
+        if audio.size == 0:
+            raise GenerationError(f"TADA ({loaded.config.model_name}) produced no audio")
+        return audio
+
+    def _prompt_for(self, voice_prompt: dict[str, Any], language: str) -> dict[str, Any]:
+        """The encoder output aligned for ``language`` (the English one unless re-encoded)."""
+        suffix = ALIGNER_LANGUAGE.get(language, "en")
+        if suffix == voice_prompt.get("aligner", "en"):
+            return voice_prompt["encoder_output"]
+        if voice_prompt.get("transcribed"):
+            raise InvalidRequestError(
+                f"TADA needs the transcript of the reference clip to speak {language!r}: its "
+                "built-in recogniser is English-only; add the reference text to the voice sample"
+            )
+        base = voice_prompt.get("cache_key") or hashlib.md5(
+            json.dumps(voice_prompt["reference_text"]).encode()).hexdigest()
+        key = f"{ENGINE}_{language}_{base.removeprefix(ENGINE + '_')}"
+        if (cached := prompt_cache.get(key)) is not None:
+            return cached
+        if self._encoder is None:
+            progress = rekeyed(self.progress, self._model_name())
+            self._ensure_encoder(ensure_model(CODEC, progress), progress)
+        reference = voice_prompt["encoder_output"]
+        audio = reference["audio"][..., : int(reference["audio_len"].reshape(-1)[0])]
+        encoded = self._encode(audio, voice_prompt["reference_text"], language)
+        prompt_cache.put(key, encoded)
+        return encoded
+
+
+def _torch() -> Any:
+    return importlib.import_module("torch")
+
+
+def _to_cpu(value: Any) -> Any:
+    return value.detach().cpu() if hasattr(value, "detach") else value
+
+
+def _inference_overrides() -> dict[str, Any]:
+    """``InferenceOptions`` fields from ``VOICEBOX_TADA_INFERENCE_OPTIONS`` (a JSON object)."""
+    raw = os.environ.get(_OPTIONS_ENV, "").strip()
+    if not raw:
+        return {}
+    try:
+        options = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise InvalidRequestError(f"{_OPTIONS_ENV} is not valid JSON: {exc}") from None
+    if not isinstance(options, dict):
+        raise InvalidRequestError(f"{_OPTIONS_ENV} must be a JSON object of InferenceOptions fields")
+    return options
