@@ -152,3 +152,23 @@ def test_local_override(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None
     monkeypatch.setenv("VOICEBOX_MODEL_PATH_MY_MODEL_1", str(tmp_path / "missing"))
     with pytest.raises(ModelNotDownloadedError, match="not a directory"):
         ensure_model(model)
+
+
+def test_required_repositories_count_for_completeness(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    codec = _model(model_name="codec", hf_repo_id="org/codec", files=("codec.bin",))
+    model = _model(files=("config.json",), requires=(codec,))
+    _snapshot(tmp_path / "hub", {"config.json": b"{}"})
+    from voicebox_core.runtime import is_downloaded
+
+    assert cached_snapshot(model) is not None and not is_downloaded(model)
+    with pytest.raises(ModelNotDownloadedError, match="voicebox models download m-1"):
+        ensure_model(model)
+    codec_repo = tmp_path / "hub" / "models--org--codec"
+    (codec_repo / "refs").mkdir(parents=True)
+    (codec_repo / "refs" / "main").write_text("1" * 40)
+    (codec_repo / "snapshots" / ("1" * 40)).mkdir(parents=True)
+    (codec_repo / "snapshots" / ("1" * 40) / "codec.bin").write_bytes(b"abc")
+    assert is_downloaded(model) and ensure_model(model).name == "0" * 40
+    assert model_disk_bytes(model) == 2 + 3

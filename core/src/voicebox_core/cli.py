@@ -112,11 +112,11 @@ def cmd_engines_doctor(args: argparse.Namespace) -> int:
 
 
 def cmd_models_list(args: argparse.Namespace) -> int:
-    from voicebox_core.runtime.download import cached_snapshot, local_override
+    from voicebox_core.runtime.download import is_downloaded
 
     rows = []
     for model in _registry().models:
-        on_disk = model.bundled or local_override(model) is not None or cached_snapshot(model) is not None
+        on_disk = is_downloaded(model)
         rows.append({"model_name": model.model_name, "engine": model.engine,
                      "repo": model.hf_repo_id, "downloaded": on_disk, "size_mb": model.size_mb})
     if args.json:
@@ -131,7 +131,7 @@ def cmd_models_download(args: argparse.Namespace) -> int:
     from voicebox_core.runtime.download import DownloadProgress, ensure_model
 
     model = _registry().model(args.model)
-    if model.bundled:
+    if model.bundled and not model.requires:
         print(f"{model.model_name} ships with its engine's package; nothing to download.")
         return 0
 

@@ -58,6 +58,10 @@ class ModelConfig:
     license: str = ""
     #: True when the weights ship inside an installed package: nothing to download.
     bundled: bool = False
+    #: Other repositories the model cannot run without (codec, tokenizer...). Downloaded,
+    #: checked and sized together with the model, under the model's name; not listed as
+    #: models of their own.
+    requires: tuple[ModelConfig, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -183,4 +187,7 @@ def _validate_model(info: EngineInfo, model: object) -> list[str]:
         problems.append(f"{where}: field 'devices' must be a non-empty subset of {DEVICES}")
     if model.size_mb < 0:
         problems.append(f"{where}: field 'size_mb' is negative")
+    for required in model.requires:
+        if not isinstance(required, ModelConfig) or not required.hf_repo_id:
+            problems.append(f"{where}: field 'requires' must hold ModelConfigs with an hf_repo_id")
     return problems

@@ -28,6 +28,7 @@ __all__ = [
     "delete_model",
     "ensure_model",
     "hf_cache_dir",
+    "is_downloaded",
     "is_offline",
     "local_override",
     "model_disk_bytes",
@@ -109,53 +110,88 @@ def _download_hint(config: ModelConfig) -> str:
     return f"run `voicebox models download {config.model_name}` while online"
 
 
+def _ready(config: ModelConfig) -> Path | None:
+    return local_override(config) or cached_snapshot(config)
+
+
+def is_downloaded(config: ModelConfig) -> bool:
+    """Whether the model and every repository it requires can be used without the network."""
+    if config.bundled:
+        return all(_ready(r) is not None for r in config.requires)
+    return all(_ready(c) is not None for c in (config, *config.requires))
+
+
 def ensure_model(config: ModelConfig, progress: ProgressCallback | None = None) -> Path:
-    """The directory holding the model's files, downloading them first if needed and allowed."""
-    if (override := local_override(config)) is not None:
-        return override
-    if (snapshot := cached_snapshot(config)) is not None:
-        return snapshot
-    if config.bundled or not config.hf_repo_id:
-        raise ModelNotDownloadedError(
-            f"model {config.model_name!r} ships in a package that is not installed; "
-            "reinstall the engine's distribution"
-        )
+    """The directory holding the model's files, downloading them (and the repositories it
+    ``requires``) first if needed and allowed. Progress counts bytes over all of them."""
+    missing = [c for c in ((config, *config.requires) if not config.bundled else config.requires)
+               if _ready(c) is None]
+    if missing:
+        _download_all(config, missing, progress)
+    if (path := _ready(config)) is not None:
+        return path
+    raise ModelNotDownloadedError(
+        f"model {config.model_name!r} ships in a package that is not installed; "
+        "reinstall the engine's distribution"
+    )
+
+
+def _download_all(parent: ModelConfig, missing: list[ModelConfig], progress: ProgressCallback | None) -> None:
+    for config in missing:
+        if config.bundled or not config.hf_repo_id:
+            raise ModelNotDownloadedError(
+                f"model {config.model_name!r} ships in a package that is not installed; "
+                "reinstall the engine's distribution"
+            )
     if is_offline():
         raise ModelNotDownloadedError(
-            f"model {config.model_name!r} is not downloaded and the network is off "
-            f"(HF_HUB_OFFLINE/VOICEBOX_OFFLINE); {_download_hint(config)}"
+            f"model {parent.model_name!r} is not downloaded and the network is off "
+            f"(HF_HUB_OFFLINE/VOICEBOX_OFFLINE); {_download_hint(parent)}"
         )
     try:
-        return _download(config, progress)
+        plans = [(config, _plan(config)) for config in missing]
+        total = sum(size for _, files in plans for _, size in files)
+        done = 0
+
+        def report(filename: str, delta: int) -> None:
+            nonlocal done
+            done += delta
+            if progress is not None:
+                progress(DownloadProgress(parent.model_name, filename, min(done, total), total))
+
+        for config, files in plans:
+            _fetch(config, files, report)
+        if progress is not None:
+            progress(DownloadProgress(parent.model_name, "", total, total))
     except ModelNotDownloadedError:
         raise
     except Exception as exc:  # noqa: BLE001 - every hub/network failure means the same to a user
         raise ModelNotDownloadedError(
-            f"downloading model {config.model_name!r} from {config.hf_repo_id} failed "
+            f"downloading model {parent.model_name!r} from {parent.hf_repo_id} failed "
             f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}); "
             "check the network, or point VOICEBOX_MODEL_PATH_"
-            f"{re.sub(r'[^A-Za-z0-9]', '_', config.model_name).upper()} at a local copy"
+            f"{re.sub(r'[^A-Za-z0-9]', '_', parent.model_name).upper()} at a local copy"
         ) from exc
+    for config in missing:
+        if cached_snapshot(config) is None:
+            raise ModelNotDownloadedError(
+                f"model {config.model_name!r} downloaded but its files {config.files} are incomplete"
+            )
 
 
-def _download(config: ModelConfig, progress: ProgressCallback | None) -> Path:
+def _plan(config: ModelConfig) -> list[tuple[str, int]]:
     import huggingface_hub
-    from huggingface_hub.utils import tqdm as hf_tqdm
 
-    patterns = list(config.files) or None
     plan = huggingface_hub.snapshot_download(
         str(config.hf_repo_id), revision=config.revision, cache_dir=hf_cache_dir(),
-        allow_patterns=patterns, token=None, dry_run=True,
+        allow_patterns=list(config.files) or None, token=None, dry_run=True,
     )
-    files = [(f.filename, int(f.file_size or 0)) for f in plan]  # type: ignore[union-attr]
-    total = sum(size for _, size in files)
-    done = 0
+    return [(f.filename, int(f.file_size or 0)) for f in plan]  # type: ignore[union-attr]
 
-    def report(filename: str, delta: int) -> None:
-        nonlocal done
-        done += delta
-        if progress is not None:
-            progress(DownloadProgress(config.model_name, filename, min(done, total), total))
+
+def _fetch(config: ModelConfig, files: list[tuple[str, int]], report: Callable[[str, int], None]) -> None:
+    import huggingface_hub
+    from huggingface_hub.utils import tqdm as hf_tqdm
 
     for filename, _size in files:
 
@@ -168,19 +204,15 @@ def _download(config: ModelConfig, progress: ProgressCallback | None) -> Path:
             str(config.hf_repo_id), filename, revision=config.revision,
             cache_dir=hf_cache_dir(), token=None, tqdm_class=_Bytes,
         )
-    if progress is not None:
-        progress(DownloadProgress(config.model_name, "", total, total))
-    snapshot = cached_snapshot(config)
-    if snapshot is None:
-        raise ModelNotDownloadedError(
-            f"model {config.model_name!r} downloaded but its files {config.files} are incomplete"
-        )
-    return snapshot
 
 
 def model_disk_bytes(config: ModelConfig) -> int:
     """Bytes the model's files take on disk (0 when not downloaded)."""
-    directory = local_override(config) or cached_snapshot(config)
+    return sum(_own_disk_bytes(c) for c in (config, *config.requires))
+
+
+def _own_disk_bytes(config: ModelConfig) -> int:
+    directory = _ready(config)
     if directory is None:
         return 0
     patterns = config.files or ("*",)
@@ -193,7 +225,10 @@ def model_disk_bytes(config: ModelConfig) -> int:
 
 
 def delete_model(config: ModelConfig) -> bool:
-    """Remove the model's cached files (only its own when it shares a repo). True if any existed."""
+    """Remove the model's cached files (only its own when it shares a repo). True if any existed.
+
+    Repositories in ``requires`` stay: other models may share them (a codec, a tokenizer).
+    """
     if not config.hf_repo_id:
         return False
     repo = _repo_dir(config)

@@ -54,13 +54,14 @@ def float32_outputs(owner: type, method: str) -> None:
     setattr(owner, method, wrapper)
 
 
-def redirect_config_repo(config: Any, attribute: str, local_path: str) -> Any:
+def redirect_config_repo(config: Any, attribute: str, local_path: str, *, create: bool = False) -> Any:
     """Point a config's hard-coded (often gated) repo field at a local path.
 
     Patch the config object, never ``AutoTokenizer.from_pretrained``: replacing that
-    classmethod breaks every other engine in the process.
+    classmethod breaks every other engine in the process. ``create=True`` sets a field the
+    config reads with a default but does not have yet.
     """
-    if not hasattr(config, attribute):
+    if not create and not hasattr(config, attribute):
         raise AttributeError(f"{type(config).__name__} has no field {attribute!r} to redirect")
     setattr(config, attribute, local_path)
     return config
