@@ -36,40 +36,6 @@ def _weights(prefix: str = "") -> tuple[str, ...]:
     return (f"{prefix}config.json", f"{prefix}*.safetensors")
 
 
-MODELS: tuple[vb.ModelConfig, ...] = (
-    vb.ModelConfig(
-        model_name="tada-1b",
-        display_name="TADA 1B (English)",
-        engine=ENGINE,
-        hf_repo_id="HumeAI/tada-1b",
-        model_size="1B",
-        sample_rate=SAMPLE_RATE,
-        languages=("en",),
-        # config.json, the weights (maybe sharded) and their index.
-        files=("config.json", "*.safetensors", "*.json"),
-        size_mb=4000,
-        devices=_DEVICES,
-        description="HumeAI TADA on Llama 3.2 1B: English zero-shot voice cloning, one "
-        "acoustic vector per text token, 24 kHz.",
-        license=_LICENSE,
-    ),
-    vb.ModelConfig(
-        model_name="tada-3b-ml",
-        display_name="TADA 3B Multilingual",
-        engine=ENGINE,
-        hf_repo_id="HumeAI/tada-3b-ml",
-        model_size="3B",
-        sample_rate=SAMPLE_RATE,
-        languages=ML_LANGUAGES,
-        files=("config.json", "*.safetensors", "*.json"),
-        size_mb=8000,
-        devices=_DEVICES,
-        description="HumeAI TADA on Llama 3.2 3B: zero-shot voice cloning in 10 languages "
-        "(give the reference transcript for non-English clips), 24 kHz.",
-        license=_LICENSE,
-    ),
-)
-
 #: Encoder, decoder and English aligner, shared by both sizes. TADA hard-codes this repo id
 #: for its decoder; the backend loads the decoder from this config's directory instead.
 CODEC = vb.ModelConfig(
@@ -107,6 +73,45 @@ ALIGNER_BASE = vb.ModelConfig(
     model_name="tada-aligner-base", display_name="wav2vec2-large config", engine=ENGINE,
     hf_repo_id="facebook/wav2vec2-large", sample_rate=16000, languages=("en",),
     files=("config.json",), devices=_DEVICES, license="Apache-2.0",
+)
+
+#: What every size needs besides its own repo: downloaded and checked with it.
+REQUIRED = (CODEC, TOKENIZER, ALIGNER_BASE)
+
+MODELS: tuple[vb.ModelConfig, ...] = (
+    vb.ModelConfig(
+        model_name="tada-1b",
+        display_name="TADA 1B (English)",
+        engine=ENGINE,
+        hf_repo_id="HumeAI/tada-1b",
+        model_size="1B",
+        sample_rate=SAMPLE_RATE,
+        languages=("en",),
+        # config.json, the weights (maybe sharded) and their index.
+        files=("config.json", "*.safetensors", "*.json"),
+        size_mb=4000,
+        devices=_DEVICES,
+        description="HumeAI TADA on Llama 3.2 1B: English zero-shot voice cloning, one "
+        "acoustic vector per text token, 24 kHz.",
+        license=_LICENSE,
+        requires=REQUIRED,
+    ),
+    vb.ModelConfig(
+        model_name="tada-3b-ml",
+        display_name="TADA 3B Multilingual",
+        engine=ENGINE,
+        hf_repo_id="HumeAI/tada-3b-ml",
+        model_size="3B",
+        sample_rate=SAMPLE_RATE,
+        languages=ML_LANGUAGES,
+        files=("config.json", "*.safetensors", "*.json"),
+        size_mb=8000,
+        devices=_DEVICES,
+        description="HumeAI TADA on Llama 3.2 3B: zero-shot voice cloning in 10 languages "
+        "(give the reference transcript for non-English clips), 24 kHz.",
+        license=_LICENSE,
+        requires=REQUIRED,
+    ),
 )
 
 #: English speech recogniser TADA uses when a reference clip comes without a transcript.
