@@ -1,0 +1,347 @@
+"""Chatterbox backends: multilingual and Turbo, deferred-path voice prompts.
+
+Both load through ``voicebox_core.runtime.ensure_model`` (token=None, offline reuse, local
+override) and upstream's ``from_local``, never ``from_pretrained``: that one downloads with
+``token=os.getenv("HF_TOKEN")`` and ignores the core's cache rules. The upstream traps the
+audit (docs/audits/chatterbox.md) found are handled here, each next to its cause.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import logging
+import math
+import os
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+
+from voicebox_core import (
+    GenerationError,
+    InvalidRequestError,
+    ModelConfig,
+    ReferenceAudioError,
+    UnsupportedLanguageError,
+    VoiceboxError,
+)
+from voicebox_core.runtime import (
+    as_mono_float32,
+    choose_device,
+    empty_device_cache,
+    ensure_model,
+    float32_outputs,
+    is_offline,
+    load_audio,
+    load_reference_audio,
+    normalize_audio,
+    seed_everything,
+    torch_load_on_cpu,
+)
+from voicebox_engine_chatterbox.plugin import MULTILINGUAL, TURBO
+
+__all__ = ["ChatterboxBackend", "ChatterboxInstallError", "ChatterboxTurboBackend"]
+
+log = logging.getLogger(__name__)
+
+INSTALL = "pip install --no-deps chatterbox-tts==0.1.7 s3tokenizer==0.3.0"
+#: Upstream's ``prepare_conditionals`` asserts ``len(wav) / sr > 5.0`` for Turbo.
+TURBO_MIN_REFERENCE_S = 5.0
+
+
+class ChatterboxInstallError(VoiceboxError):
+    """chatterbox-tts or a runtime dependency of it is missing or broken (a server problem)."""
+
+    status_code = 500
+
+
+def _import_upstream() -> None:
+    try:
+        import chatterbox  # noqa: F401
+        import perth
+    except ImportError as exc:
+        raise ChatterboxInstallError(
+            f"the Chatterbox engine cannot import its model library ({exc}); install it with "
+            f"`{INSTALL}` (--no-deps: it pins torch 2.6 and numpy<2)"
+        ) from exc
+    if perth.PerthImplicitWatermarker is None:
+        # perth swallows its own ImportError: pkg_resources is gone from setuptools>=81.
+        raise ChatterboxInstallError(
+            "resemble-perth's watermarker failed to import (it needs pkg_resources); "
+            "run `pip install 'setuptools<81'`"
+        )
+
+
+def _float32_inputs(owner: Any, method: str) -> None:
+    """Cast float64 tensor arguments of ``owner.method`` to float32 (Voicebox's f32 patch)."""
+    original = getattr(owner, method)
+
+    @functools.wraps(original)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        args = tuple(a.float() if getattr(a, "dtype", None) is not None and "float64" in str(a.dtype)
+                     and hasattr(a, "float") else a for a in args)
+        return original(*args, **kwargs)
+
+    setattr(owner, method, wrapper)
+
+
+class _Backend:
+    """What both engines share; a subclass says how to load and how to speak."""
+
+    config: ClassVar[ModelConfig]
+    #: One load at a time in the process: the torch.load and tokenizer patches are global.
+    _load_lock: ClassVar[threading.Lock] = threading.Lock()
+
+    def __init__(self) -> None:
+        self.model: Any = None
+        self.model_size: str | None = None
+        self._device: str | None = None
+        self._generate_lock = threading.Lock()
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    def is_loaded(self) -> bool:
+        return self.model is not None
+
+    def _get_model_path(self, model_size: str = "default") -> str:
+        return str(self._config(model_size).hf_repo_id)
+
+    def _config(self, model_size: str) -> ModelConfig:
+        if model_size != self.config.model_size:
+            raise InvalidRequestError(
+                f"{self.config.display_name} has one model size, {self.config.model_size!r}; "
+                f"got {model_size!r}"
+            )
+        return self.config
+
+    async def load_model(self, model_size: str = "default") -> None:
+        config = self._config(model_size)
+        if self.model is not None:
+            return
+        await asyncio.to_thread(self._load_sync, config)
+
+    def _load_sync(self, config: ModelConfig) -> None:
+        with self._load_lock:
+            if self.model is not None:
+                return
+            _import_upstream()
+            path = ensure_model(config)
+            device = choose_device(config.devices)
+            cpu = torch_load_on_cpu() if device == "cpu" else contextlib.nullcontext()
+            with cpu:
+                model = self._from_local(path, device)
+            self._patch(model)
+            self.model, self.model_size, self._device = model, config.model_size, device
+            log.info("%s loaded from %s on %s", config.display_name, path, device)
+
+    def unload_model(self) -> None:
+        self.model = None
+        self._device = None
+        empty_device_cache()
+
+    # -- voices --------------------------------------------------------------------------
+
+    async def create_voice_prompt(
+        self, audio_path: str, reference_text: str, use_cache: bool = True
+    ) -> tuple[dict[str, Any], bool]:
+        """Chatterbox conditions on the clip itself at generation time: store its path only."""
+        self._check_reference(str(audio_path))
+        return {"ref_audio": str(audio_path), "ref_text": reference_text}, False
+
+    async def combine_voice_prompts(
+        self, audio_paths: list[str], ref_texts: list[str]
+    ) -> tuple[np.ndarray, str]:
+        clips = [normalize_audio(load_audio(p, self.config.sample_rate)[0]) for p in audio_paths]
+        return normalize_audio(np.concatenate(clips)), " ".join(t for t in ref_texts if t)
+
+    def _check_reference(self, path: str) -> None:
+        load_reference_audio(path, min_seconds=0.5, max_seconds=float("inf"))
+
+    # -- generation ----------------------------------------------------------------------
+
+    async def generate(
+        self,
+        text: str,
+        voice_prompt: dict[str, Any],
+        language: str = "en",
+        seed: int | None = None,
+        instruct: str | None = None,
+    ) -> tuple[np.ndarray, int]:
+        if language not in self.config.languages:
+            raise UnsupportedLanguageError(language, f"model {self.config.model_name!r}",
+                                           self.config.languages)
+        reference = voice_prompt.get("ref_audio")
+        if not reference:
+            raise InvalidRequestError(
+                f"{self.config.display_name} clones a voice: the voice prompt needs 'ref_audio'"
+            )
+        self._check_reference(str(reference))
+        await self.load_model(self.model_size or self.config.model_size)
+        return await asyncio.to_thread(self._generate_sync, text, str(reference), language, seed)
+
+    def _generate_sync(self, text: str, reference: str, language: str,
+                       seed: int | None) -> tuple[np.ndarray, int]:
+        model = self.model
+        if model is None:
+            raise GenerationError(f"{self.config.display_name} was unloaded during generation")
+        with self._generate_lock:
+            seed_everything(seed)
+            try:
+                wav = self._speak(model, text, reference, language)
+            except AssertionError as exc:  # upstream validates input with assert
+                raise InvalidRequestError(f"{self.config.display_name}: {exc}") from exc
+            except (RuntimeError, ValueError) as exc:
+                raise GenerationError(f"{self.config.display_name} failed: {exc}") from exc
+        audio = as_mono_float32(wav)
+        if audio.size == 0:
+            raise GenerationError(f"{self.config.display_name} produced no audio for {text!r}")
+        return audio, int(model.sr)
+
+    # -- engine specifics ----------------------------------------------------------------
+
+    def _from_local(self, path: Path, device: str) -> Any:
+        raise NotImplementedError
+
+    def _speak(self, model: Any, text: str, reference: str, language: str) -> Any:
+        raise NotImplementedError
+
+    def _patch(self, model: Any) -> None:
+        """float64 reaching float32 weights: cast where it enters (patched per instance)."""
+        _float32_inputs(model.s3gen.tokenizer, "log_mel_spectrogram")
+        _float32_inputs(model.ve, "forward")
+
+
+class ChatterboxBackend(_Backend):
+    """ChatterboxMultilingualTTS (repo ResembleAI/chatterbox, 23 languages)."""
+
+    config = MULTILINGUAL
+    #: Voicebox's sampling settings; Hebrew gets its tuned set.
+    SETTINGS: ClassVar[dict[str, float]] = {
+        "exaggeration": 0.5, "cfg_weight": 0.5, "temperature": 0.8, "repetition_penalty": 2.0}
+    LANGUAGE_SETTINGS: ClassVar[dict[str, dict[str, float]]] = {
+        "he": {"exaggeration": 0.4, "cfg_weight": 0.7, "temperature": 0.65,
+               "repetition_penalty": 2.5}}
+
+    def __init__(self, **settings: float) -> None:
+        super().__init__()
+        unknown = set(settings) - set(self.SETTINGS)
+        if unknown:
+            raise InvalidRequestError(f"unknown Chatterbox settings {sorted(unknown)}; "
+                                      f"known: {sorted(self.SETTINGS)}")
+        for name, value in settings.items():
+            if not math.isfinite(value) or value < 0:
+                raise InvalidRequestError(f"Chatterbox setting {name}={value} must be finite and >= 0")
+        self.overrides = settings
+
+    def settings(self, language: str) -> dict[str, float]:
+        chosen = {**self.SETTINGS, **self.LANGUAGE_SETTINGS.get(language, {}), **self.overrides}
+        # cfg_weight=0 crashes upstream's English ChatterboxTTS (batch-1 text, batch-2 BOS).
+        # The multilingual model always doubles the text, so 0 merely switches CFG off;
+        # keep it a plain float so T3's `cfg_weight > 0.0` test sees one.
+        chosen["cfg_weight"] = max(0.0, float(chosen["cfg_weight"]))
+        return chosen
+
+    def _from_local(self, path: Path, device: str) -> Any:
+        from chatterbox.mtl_tts import ChatterboxMultilingualTTS
+
+        with _local_tokenizer_files(path):
+            return ChatterboxMultilingualTTS.from_local(path, device)
+
+    def _speak(self, model: Any, text: str, reference: str, language: str) -> Any:
+        if language == "zh":
+            _ensure_chinese_segmenter(model)
+        return model.generate(text, language_id=language, audio_prompt_path=reference,
+                              **self.settings(language))
+
+
+class ChatterboxTurboBackend(_Backend):
+    """ChatterboxTurboTTS (repo ResembleAI/chatterbox-turbo, English, paralinguistic tags)."""
+
+    config = TURBO
+
+    def _check_reference(self, path: str) -> None:
+        audio, rate = load_reference_audio(path, min_seconds=0.0, max_seconds=float("inf"))
+        seconds = len(audio) / rate
+        if not seconds > TURBO_MIN_REFERENCE_S:
+            raise ReferenceAudioError(
+                f"reference audio {Path(path).name!r} is {seconds:.2f} s long; Chatterbox Turbo "
+                f"needs a clip longer than {TURBO_MIN_REFERENCE_S:g} s"
+            )
+
+    def _from_local(self, path: Path, device: str) -> Any:
+        from chatterbox.tts_turbo import ChatterboxTurboTTS
+
+        return ChatterboxTurboTTS.from_local(path, device)
+
+    def _patch(self, model: Any) -> None:
+        super()._patch(model)
+        # pyloudnorm's gain is np.float64; under numpy 2 (NEP 50) float32 * float64 is
+        # float64 and S3Gen then fails with "expected scalar type Double but found Float".
+        float32_outputs(type(model), "norm_loudness")
+
+    def _speak(self, model: Any, text: str, reference: str, language: str) -> Any:
+        # Turbo has no CFG, min_p or exaggeration: pass its own zeros, no warning.
+        return model.generate(text, audio_prompt_path=reference, cfg_weight=0.0,
+                              exaggeration=0.0, min_p=0.0)
+
+
+# -- multilingual tokenizer: no hub call, no pkuseg download at load ----------------------
+
+
+@contextlib.contextmanager
+def _local_tokenizer_files(snapshot: Path) -> Iterator[None]:
+    """While the multilingual tokenizer is built, read Cangjie5_TC.json from the snapshot.
+
+    Upstream calls ``hf_hub_download(..., cache_dir=<snapshot dir>)``: a fresh cache inside
+    the snapshot, so it never finds the file it already has and goes to the network (about
+    40 s of retries offline, or a download into the snapshot). Its pkuseg segmenter would
+    download ``spacy_ontonotes.zip`` on every load; it is built on first Chinese use instead.
+    """
+    from chatterbox.models.tokenizers import tokenizer as module
+
+    def local_only(repo_id: str, filename: str, **_: Any) -> str:
+        candidate = snapshot / filename
+        if candidate.is_file():
+            return str(candidate)
+        raise FileNotFoundError(f"{filename} is not in {snapshot}; Chinese will be spelled raw")
+
+    converter = module.ChineseCangjieConverter
+    original_download, original_segmenter = module.hf_hub_download, converter._init_segmenter
+    module.hf_hub_download = local_only
+    converter._init_segmenter = lambda self: setattr(self, "segmenter", None)
+    try:
+        yield
+    finally:
+        module.hf_hub_download = original_download
+        converter._init_segmenter = original_segmenter
+
+
+def _pkuseg_model_cached() -> bool:
+    home = Path(os.path.expanduser(os.environ.get("PKUSEG_HOME", "~/.pkuseg")))
+    return (home / "spacy_ontonotes.zip").is_file() or (home / "spacy_ontonotes").is_dir()
+
+
+def _ensure_chinese_segmenter(model: Any) -> None:
+    """Build pkuseg (optional extra ``zh``) once, never downloading while offline."""
+    converter = model.tokenizer.cangjie_converter
+    if getattr(converter, "_voicebox_segmenter_tried", False):
+        return
+    converter._voicebox_segmenter_tried = True
+    try:
+        from spacy_pkuseg import pkuseg
+    except ImportError:
+        log.info("spacy-pkuseg is not installed: Chinese text is not word-segmented")
+        return
+    if is_offline() and not _pkuseg_model_cached():
+        log.warning("offline and pkuseg's model is not in PKUSEG_HOME: Chinese text is not "
+                    "word-segmented (run once online to fetch spacy_ontonotes.zip)")
+        return
+    try:
+        converter.segmenter = pkuseg()
+    except Exception as exc:  # noqa: BLE001 - a failed download must not fail the request
+        log.warning("pkuseg could not load its model (%s): Chinese text is not word-segmented", exc)
+        converter.segmenter = None
