@@ -51,8 +51,9 @@ def test_say_clones_from_a_reference_clip(tmp_path: Path) -> None:
         (["--engine", "nope"], "unknown engine 'nope'; installed engines: reference"),
         (["--model", "nope"], "unknown model 'nope'; available models: reference, reference-16k"),
         (["--engine", "reference", "--voice", "nope"], "its voices: alto, high, low"),
+        (["--model", "reference-16k", "--voice", "bright"], "unknown voice 'bright'"),
         (["--engine", "reference", "--language", "fr"], "choose one of: de, en"),
-        (["--engine", "reference", "--voice", "alto", "--language", "en"], "voices for 'en': low, high"),
+        (["--engine", "reference", "--voice", "alto", "--language", "en"], "voices for 'en': low, high, bright"),
         (["--engine", "reference", "--seed", "-1"], "seed -1 is out of range"),
         (["--engine", "reference", "--ref-audio", "/nonexistent.wav"], "does not exist"),
         (["--engine", "reference", "--instruct", "whisper"], "does not take an instruct prompt"),
@@ -92,3 +93,21 @@ def test_models_list_and_download_of_a_bundled_model() -> None:
 def test_usage_errors_come_from_argparse() -> None:
     result = voicebox("say")
     assert result.returncode == 2 and "usage:" in result.stderr
+
+
+def test_a_preset_voice_picks_its_own_model(tmp_path: Path) -> None:
+    """Engines with one model per voice: --engine plus --voice is enough."""
+    import asyncio
+
+    from voicebox_core import Registry, SynthesisRequest, Synthesizer, Voice
+
+    synth = Synthesizer(Registry.discover())
+    plan = synth.plan(SynthesisRequest("Hi", "reference", Voice.preset("alto"), language="de"))
+    assert plan.model.model_name == "reference-16k"  # alto works with every model
+    plan = synth.plan(SynthesisRequest("Hi", "reference-24k", Voice.preset("low")))
+    assert plan.model.model_name == "reference-24k"
+    assert asyncio.run(synth.synthesize(SynthesisRequest("Hi", "reference"))).sample_rate == 16000
+    bright = synth.plan(SynthesisRequest("Hallo", "reference", Voice.preset("bright"), language="de"))
+    assert bright.model.model_name == "reference-24k" and bright.language == "de"
+    result = voicebox("say", "Hi", "--engine", "reference", "--voice", "bright", "-o", str(tmp_path / "b.wav"))
+    assert result.returncode == 0 and "reference-24k" in result.stdout

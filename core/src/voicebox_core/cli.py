@@ -166,7 +166,8 @@ def cmd_say(args: argparse.Namespace) -> int:
         raise UsageError("give --engine (or --model); installed engines: "
                          + (", ".join(e.name for e in registry.engines) or "none"))
     engine = registry.engine(args.engine) if args.engine else None
-    model = args.model or (engine.default_model.model_name if engine else None)
+    # An engine name lets the voice pick its model (engines with one model per voice).
+    model = args.model or engine.name
     if engine is not None and registry.model(model).engine != engine.name:
         raise UsageError(f"model {model!r} belongs to engine {registry.model(model).engine!r}, "
                          f"not {engine.name!r}; models of {engine.name}: "

@@ -70,10 +70,17 @@ class PresetVoice:
 
     voice_id: str
     display_name: str
+    #: The voice's own language: the default when a request names none.
     language: str
     gender: str = ""
     #: Model names this voice works with; empty means every model of the engine.
     models: tuple[str, ...] = ()
+    #: Every language the voice speaks, when it speaks more than its own.
+    languages: tuple[str, ...] = ()
+
+    def speaks(self, language: str) -> bool:
+        base = language.split("-")[0]
+        return any(lang.split("-")[0] == base for lang in (self.language, *self.languages))
 
 
 @dataclass(frozen=True)

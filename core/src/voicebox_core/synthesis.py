@@ -116,7 +116,7 @@ class Synthesizer:
     # -- validation ----------------------------------------------------------------------
 
     def plan(self, request: SynthesisRequest) -> _Plan:
-        model = self.registry.model(request.model)
+        model = self._model(request)
         engine = self.registry.engine(model.engine)
         text = request.text.strip()
         if not text or not has_speakable_text(text):
@@ -138,6 +138,19 @@ class Synthesizer:
             )
         chunks = split_text_into_chunks(text, engine.capabilities.max_chunk_chars)
         return _Plan(engine, model, voice, language, tuple(chunks), request.seed, request.instruct)
+
+    def _model(self, request: SynthesisRequest) -> ModelConfig:
+        """The model asked for; an engine name means its default model, unless the preset
+        voice asked for belongs to other models of that engine (one model per voice)."""
+        model = self.registry.model(request.model)
+        voice = request.voice
+        named_engine = request.model == model.engine and request.model not in {
+            m.model_name for m in self.registry.models}
+        if named_engine and voice is not None and voice.kind == "preset" and voice.preset_id:
+            preset = self.registry.engine(model.engine).preset(voice.preset_id)
+            if preset is not None and preset.models and model.model_name not in preset.models:
+                return self.registry.model(preset.models[0])
+        return model
 
     def _voice(self, engine: EngineInfo, model: ModelConfig, voice: Voice | None) -> Voice:
         if voice is None:
@@ -173,13 +186,15 @@ class Synthesizer:
             if preset is not None:
                 return preset.language
             return "en" if "en" in model.languages else model.languages[0]
-        if language not in model.languages and "auto" not in model.languages:
+        if language not in model.languages:
             raise UnsupportedLanguageError(language, f"model {model.model_name!r}", model.languages)
-        if preset is not None and language != "auto" and preset.language.split("-")[0] != language.split("-")[0]:
-            same = [v.voice_id for v in engine.preset_voices if v.language.split("-")[0] == language.split("-")[0]]
+        if preset is not None and language != "auto" and not preset.speaks(language):
+            same = [v.voice_id for v in engine.preset_voices if v.speaks(language)]
+            spoken = ", ".join((preset.language, *preset.languages))
             raise UnsupportedLanguageError(
-                language, f"voice {preset.voice_id!r} (it speaks {preset.language!r}; "
-                f"voices for {language!r}: {', '.join(same) or 'none'})", [preset.language],
+                language, f"voice {preset.voice_id!r} (it speaks {spoken}; "
+                f"voices for {language!r}: {', '.join(same) or 'none'})",
+                (preset.language, *preset.languages),
             )
         return language
 

@@ -26,7 +26,12 @@ from voicebox_core.runtime.download import (
 )
 from voicebox_core.runtime.paths import data_dir
 from voicebox_core.runtime.text import has_speakable_text, split_text_into_chunks
-from voicebox_core.runtime.workarounds import float32_outputs, redirect_config_repo, torch_load_on_cpu
+from voicebox_core.runtime.workarounds import (
+    float32_inputs,
+    float32_outputs,
+    redirect_config_repo,
+    torch_load_on_cpu,
+)
 
 __all__ = [
     "DownloadProgress",
@@ -40,6 +45,7 @@ __all__ = [
     "empty_device_cache",
     "encode_audio",
     "ensure_model",
+    "float32_inputs",
     "float32_outputs",
     "has_speakable_text",
     "hf_cache_dir",

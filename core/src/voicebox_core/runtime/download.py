@@ -180,13 +180,14 @@ def _download_all(parent: ModelConfig, missing: list[ModelConfig], progress: Pro
 
 
 def _plan(config: ModelConfig) -> list[tuple[str, int]]:
+    """The files to fetch and their sizes (model_info works on huggingface_hub 0.x to 2.x)."""
     import huggingface_hub
 
-    plan = huggingface_hub.snapshot_download(
-        str(config.hf_repo_id), revision=config.revision, cache_dir=hf_cache_dir(),
-        allow_patterns=list(config.files) or None, token=None, dry_run=True,
-    )
-    return [(f.filename, int(f.file_size or 0)) for f in plan]  # type: ignore[union-attr]
+    info = huggingface_hub.HfApi().model_info(
+        str(config.hf_repo_id), revision=config.revision, files_metadata=True, token=None)
+    patterns = config.files or ("*",)
+    return [(f.rfilename, int(f.size or 0)) for f in info.siblings or ()
+            if any(fnmatch.fnmatch(f.rfilename, p) for p in patterns)]
 
 
 def _fetch(config: ModelConfig, files: list[tuple[str, int]], report: Callable[[str, int], None]) -> None:

@@ -9,7 +9,7 @@ import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
-__all__ = ["float32_outputs", "redirect_config_repo", "torch_load_on_cpu"]
+__all__ = ["float32_inputs", "float32_outputs", "redirect_config_repo", "torch_load_on_cpu"]
 
 _torch_load_lock = threading.Lock()
 
@@ -45,12 +45,33 @@ def float32_outputs(owner: type, method: str) -> None:
 
     @functools.wraps(original)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        result = original(*args, **kwargs)
-        if hasattr(result, "dtype") and "float64" in str(result.dtype):
-            return result.float() if hasattr(result, "float") else result.astype("float32")
-        return result
+        return _as_float32(original(*args, **kwargs))
 
     wrapper.__voicebox_float32__ = True  # type: ignore[attr-defined]
+    setattr(owner, method, wrapper)
+
+
+def _as_float32(value: Any) -> Any:
+    if hasattr(value, "dtype") and "float64" in str(value.dtype):
+        return value.float() if hasattr(value, "float") else value.astype("float32")
+    return value
+
+
+def float32_inputs(owner: Any, method: str) -> None:
+    """Wrap ``owner.method`` (a class or an instance) so float64 tensor/array arguments
+    arrive as float32: for upstream code that fails *inside* on float64 input (librosa
+    returns float64; LSTMs and convolutions then refuse it)."""
+    original: Callable[..., Any] = getattr(owner, method)
+    if getattr(original, "__voicebox_float32_inputs__", False):
+        return
+
+    @functools.wraps(original)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        args = tuple(_as_float32(a) for a in args)
+        kwargs = {k: _as_float32(v) for k, v in kwargs.items()}
+        return original(*args, **kwargs)
+
+    wrapper.__voicebox_float32_inputs__ = True  # type: ignore[attr-defined]
     setattr(owner, method, wrapper)
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import logging
 import math
 import os
@@ -34,6 +33,7 @@ from voicebox_core.runtime import (
     choose_device,
     empty_device_cache,
     ensure_model,
+    float32_inputs,
     float32_outputs,
     is_offline,
     load_audio,
@@ -74,19 +74,6 @@ def _import_upstream() -> None:
             "resemble-perth's watermarker failed to import (it needs pkg_resources); "
             "run `pip install 'setuptools<81'`"
         )
-
-
-def _float32_inputs(owner: Any, method: str) -> None:
-    """Cast float64 tensor arguments of ``owner.method`` to float32 (Voicebox's f32 patch)."""
-    original = getattr(owner, method)
-
-    @functools.wraps(original)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        args = tuple(a.float() if getattr(a, "dtype", None) is not None and "float64" in str(a.dtype)
-                     and hasattr(a, "float") else a for a in args)
-        return original(*args, **kwargs)
-
-    setattr(owner, method, wrapper)
 
 
 class _Backend:
@@ -211,8 +198,8 @@ class _Backend:
 
     def _patch(self, model: Any) -> None:
         """float64 reaching float32 weights: cast where it enters (patched per instance)."""
-        _float32_inputs(model.s3gen.tokenizer, "log_mel_spectrogram")
-        _float32_inputs(model.ve, "forward")
+        float32_inputs(model.s3gen.tokenizer, "log_mel_spectrogram")
+        float32_inputs(model.ve, "forward")
 
 
 class ChatterboxBackend(_Backend):

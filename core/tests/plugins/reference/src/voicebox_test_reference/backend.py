@@ -15,7 +15,7 @@ from voicebox_core.runtime import (
 )
 
 ENGINE = "reference"
-PITCH = {"low": 110.0, "high": 220.0, "alto": 180.0}
+PITCH = {"low": 110.0, "high": 220.0, "alto": 180.0, "bright": 260.0}
 RATES = {"default": 16000, "24k": 24000}
 
 

@@ -8,6 +8,8 @@ VOICES = (
     vb.PresetVoice("low", "Low buzz", "en", "male"),
     vb.PresetVoice("high", "High buzz", "en", "female"),
     vb.PresetVoice("alto", "Alto (German)", "de", "female"),
+    vb.PresetVoice("bright", "Bright (24 kHz only, bilingual)", "en", "female",
+                   models=("reference-24k",), languages=("de",)),
 )
 
 
