@@ -73,7 +73,7 @@ def cmd_engines_list(args: argparse.Namespace) -> int:
         print(json.dumps({"engines": rows, "failed": failures}, indent=2))
         return 0
     if not rows:
-        print("No engines installed. Install one, e.g. `pip install voicebox-engine-piper`.")
+        print("No engines installed. Install one: `pip install voicebox-engine-<name>`.")
     for row in rows:
         print(f"{row['engine']}  {row['display_name']}  "
               f"[{row['distribution']} {row['version']}, loaded in {row['load_ms']} ms]")
