@@ -172,3 +172,28 @@ def test_required_repositories_count_for_completeness(tmp_path: Path, monkeypatc
     (codec_repo / "snapshots" / ("1" * 40) / "codec.bin").write_bytes(b"abc")
     assert is_downloaded(model) and ensure_model(model).name == "0" * 40
     assert model_disk_bytes(model) == 2 + 3
+
+
+def test_download_progress_reaches_the_host_through_to_thread(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A backend calling ensure_model(config) in a worker thread reports to the host's listener."""
+    import asyncio
+
+    from voicebox_core.runtime import download, download_progress
+
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
+    seen: list = []
+
+    def fake_download_all(parent, missing, progress):  # stands in for the network only
+        progress(download.DownloadProgress(parent.model_name, "config.json", 2, 2))
+        _snapshot(tmp_path / "hub", {"config.json": b"{}"})
+
+    monkeypatch.setattr(download, "_download_all", fake_download_all)
+
+    async def host() -> Path:
+        with download_progress(seen.append):
+            return await asyncio.to_thread(ensure_model, _model(files=("config.json",)))
+
+    assert asyncio.run(host()).name == "0" * 40
+    assert [(p.model_name, p.downloaded, p.total) for p in seen] == [("m-1", 2, 2)]

@@ -11,11 +11,13 @@ Resolution order for a model's directory (:func:`ensure_model`):
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import fnmatch
 import os
 import re
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,6 +28,7 @@ __all__ = [
     "DownloadProgress",
     "cached_snapshot",
     "delete_model",
+    "download_progress",
     "ensure_model",
     "hf_cache_dir",
     "is_downloaded",
@@ -44,6 +47,21 @@ class DownloadProgress:
 
 
 ProgressCallback = Callable[[DownloadProgress], None]
+
+_listener: contextvars.ContextVar[ProgressCallback | None] = contextvars.ContextVar(
+    "voicebox_download_progress", default=None)
+
+
+@contextlib.contextmanager
+def download_progress(callback: ProgressCallback) -> Iterator[None]:
+    """Within the block (and threads started by ``asyncio.to_thread`` in it), downloads that
+    name no callback report to ``callback``: how the host hears a backend's downloads
+    during ``load_model`` without the backend knowing about it."""
+    token = _listener.set(callback)
+    try:
+        yield
+    finally:
+        _listener.reset(token)
 
 
 def _truthy(name: str) -> bool:
@@ -124,6 +142,7 @@ def is_downloaded(config: ModelConfig) -> bool:
 def ensure_model(config: ModelConfig, progress: ProgressCallback | None = None) -> Path:
     """The directory holding the model's files, downloading them (and the repositories it
     ``requires``) first if needed and allowed. Progress counts bytes over all of them."""
+    progress = progress or _listener.get()
     missing = [c for c in ((config, *config.requires) if not config.bundled else config.requires)
                if _ready(c) is None]
     if missing:

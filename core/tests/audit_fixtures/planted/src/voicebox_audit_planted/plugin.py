@@ -1,0 +1,1 @@
+ENGINE = dict(name="planted", backend="voicebox_audit_planted.backend:PlantedBackend")
