@@ -140,6 +140,12 @@ def test_cache_completeness_offline_reuse_and_delete(tmp_path: Path, monkeypatch
     (snap / "weights" / "a.bin").write_bytes(b"x" * 10)
     assert ensure_model(model) == snap
     assert model_disk_bytes(model) == 12
+    (snap / "voices").mkdir()
+    (snap / "voices" / "v.pt").write_bytes(b"v" * 5)
+    with_voices = _model(on_demand_files=("voices/*.pt",))
+    assert cached_snapshot(with_voices) == snap and model_disk_bytes(with_voices) == 17
+    assert delete_model(_model(model_name="m-3", files=("nothing",), on_demand_files=("voices/*.pt",)))
+    assert not (snap / "voices" / "v.pt").exists()
     other = _model(model_name="m-2", files=("config.json",))
     assert delete_model(other) and cached_snapshot(model) is None
     assert (snap / "weights" / "a.bin").is_file()  # only the model's own files went

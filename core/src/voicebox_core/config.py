@@ -47,6 +47,9 @@ class ModelConfig:
     #: Files (glob patterns) whose presence proves the cached snapshot is complete; also
     #: what the download helper fetches. Empty means "the whole repository".
     files: tuple[str, ...] = ()
+    #: Files (glob patterns) fetched later, on demand (voice packs): counted in the size on
+    #: disk and deleted with the model, but not needed for it to count as downloaded.
+    on_demand_files: tuple[str, ...] = ()
     size_mb: int = 0
     needs_trim: bool = False
     supports_instruct: bool = False

@@ -235,7 +235,7 @@ def _own_disk_bytes(config: ModelConfig) -> int:
     directory = _ready(config)
     if directory is None:
         return 0
-    patterns = config.files or ("*",)
+    patterns = (*config.files, *config.on_demand_files) if config.files else ("*",)
     total = 0
     for path in directory.rglob("*"):
         rel = path.relative_to(directory).as_posix()
@@ -261,7 +261,8 @@ def delete_model(config: ModelConfig) -> bool:
     for snapshot in (repo / "snapshots").glob("*"):
         for path in list(snapshot.rglob("*")):
             rel = path.relative_to(snapshot).as_posix()
-            if path.is_file() and any(fnmatch.fnmatch(rel, p) for p in config.files):
+            own = (*config.files, *config.on_demand_files)
+            if path.is_file() and any(fnmatch.fnmatch(rel, p) for p in own):
                 blob = path.resolve()
                 path.unlink()
                 if blob != path and blob.is_file():
