@@ -273,6 +273,7 @@ def build_parser() -> argparse.ArgumentParser:
     audit.add_argument("distribution")
     audit.add_argument("--json", action="store_true")
     audit.add_argument("--hook", help="also write the implied PyInstaller hook to this file")
+    audit.add_argument("--all", action="store_true", help="also walk torch and voicebox-core")
     audit.set_defaults(handler=_lazy("voicebox_core.audit", "run"))
     return parser
 

@@ -5,12 +5,12 @@ as installed), runs every scan of the guide's section 0.2 over each package's in
 source files, checks every requirement in the tree against the installed version, and
 prints the PyInstaller hook those findings imply::
 
-    voicebox audit voicebox-engine-kokoro              # readable report + hook
-    voicebox audit voicebox-engine-kokoro --json       # everything, machine-readable
-    voicebox audit voicebox-engine-kokoro --hook hook-voicebox_engine_kokoro.py
+    voicebox audit voicebox-engine-NAME                # readable report + hook
+    voicebox audit voicebox-engine-NAME --json         # everything, machine-readable
+    voicebox audit voicebox-engine-NAME --hook hook-voicebox_engine_NAME.py
 
 Not scanned: ``torch`` (thousands of files; pyinstaller-hooks-contrib hooks it; set
-``VOICEBOX_AUDIT_ALL=1`` to include it), test folders and ``test_*.py`` files, and source
+``--all`` or ``VOICEBOX_AUDIT_ALL=1`` to include it), test folders and ``test_*.py`` files, and source
 files over 2 MB. Comment and doctest lines never count as findings.
 """
 
@@ -45,12 +45,12 @@ def render_text(report: object) -> str:
     large = [f for p in report.packages for f in p.too_large]
     out = [f"voicebox audit: {report.distribution} {report.version}",
            f"walked {len(report.packages)} distributions, scanned {scanned} source files in "
-           f"{report.seconds:.1f} s ({tests} test files not scanned"
+           f"{report.seconds:.1f} s ({tests} test and build-time files not scanned"
            + (f", {len(large)} files over 2 MB not scanned" if large else "") + ")"]
     if report.skipped:
         out.append("not walked: " + ", ".join(
             f"{name} (required by {', '.join(by)})" for name, by in sorted(report.skipped.items()))
-            + "; set VOICEBOX_AUDIT_ALL=1 to include")
+            + "; use --all to include")
     with_findings = [p for p in report.packages if p.findings]
     out += ["", f"FINDINGS: {report.findings} in {len(with_findings)} of "
             f"{len(report.packages)} packages"]

@@ -163,7 +163,8 @@ def _directives(root: PackageReport, packages: list[PackageReport],
 
     for module in modules:
         add("hiddenimport", module, "named as a string (entry point / EngineInfo.backend)")
-    add("copy_metadata", root.distribution, "the registry reads the plugin's name and version")
+    if modules:
+        add("copy_metadata", root.distribution, "the registry reads the plugin's name and version")
     collect_all_scans = {s.id for s in SCANS if s.directive == "collect_all"}
     for report in packages:
         collected: set[str] = set()
@@ -186,8 +187,8 @@ def _directives(root: PackageReport, packages: list[PackageReport],
         for package in rest:
             libs = [n for n in report.native_libs if n.startswith(package + "/")]
             if libs:
-                add("collect_dynamic_libs", package, f"ships {len(libs)} native libraries, "
-                    f"e.g. {libs[0]}")
+                add("collect_dynamic_libs", package, f"ships {len(libs)} native "
+                    f"librar{'ies' if len(libs) > 1 else 'y'}, e.g. {libs[0]}")
     return list(out.values())
 
 

@@ -170,6 +170,5 @@ def run(args: argparse.Namespace) -> int:
     print("  voicebox engines list")
     print("  pytest tests")
     print(f"  voicebox audit {names.distribution}")
-    print("then replace src/{}/backend.py with your model (guide: docs/authoring.md)".format(
-        names.package))
+    print(f"then replace src/{names.package}/backend.py with your model (guide: docs/authoring.md)")
     return 0
