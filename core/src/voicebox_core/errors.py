@@ -12,6 +12,7 @@ __all__ = [
     "ContractError",
     "EmptyTextError",
     "EngineBusyError",
+    "EngineInstallError",
     "GenerationError",
     "InvalidRequestError",
     "ModelNotDownloadedError",
@@ -112,6 +113,12 @@ class EngineBusyError(VoiceboxError):
 
 class GenerationError(VoiceboxError):
     """The engine ran but produced no usable audio."""
+
+    status_code = 500
+
+
+class EngineInstallError(VoiceboxError):
+    """An engine's installation is incomplete (a library or its bundled data is missing)."""
 
     status_code = 500
 

@@ -296,3 +296,14 @@ def test_voicebox_say_writes_intelligible_speech(tmp_path: Path) -> None:
     audio, rate = sf.read(out, dtype="float32")
     assert rate == 22050 and audio.ndim == 1 and len(audio) > rate
     assert word_error_rate(sentence, transcribe(audio, rate)) < 0.3
+
+
+def test_missing_espeak_data_is_a_typed_install_error(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """What a frozen app without the hook's data meets: one clear error, not espeak's abort."""
+    from piper import phonemize_espeak
+
+    from voicebox_core import EngineInstallError
+
+    monkeypatch.setattr(phonemize_espeak, "ESPEAK_DATA_DIR", tmp_path / "espeak-ng-data")
+    with pytest.raises(EngineInstallError, match="espeak-ng data is missing"):
+        run(PiperBackend().load_model(DEFAULT_VOICE))

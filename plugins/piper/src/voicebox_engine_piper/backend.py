@@ -23,6 +23,7 @@ import numpy as np
 from voicebox_core import (
     ContractError,
     EmptyTextError,
+    EngineInstallError,
     GenerationError,
     InvalidRequestError,
     ModelNotDownloadedError,
@@ -117,6 +118,20 @@ def _open_voice(model_path: Path, config_path: Path, seed: int | None = None) ->
         ) from exc
 
 
+def _check_espeak_data() -> None:
+    """piper reads espeak-ng's data beside its package; without it espeak prints a C-level
+    error and gives up. Say which install is broken instead."""
+    from piper import phonemize_espeak
+
+    data = Path(phonemize_espeak.ESPEAK_DATA_DIR)
+    if not (data / "phontab").is_file():
+        raise EngineInstallError(
+            f"piper's espeak-ng data is missing ({str(data)!r}); reinstall piper-tts "
+            "(pip install --force-reinstall piper-tts). In a frozen app the build left out "
+            "the data that voicebox-engine-piper's PyInstaller hook collects: rebuild it"
+        )
+
+
 class PiperBackend:
     """TTSBackend for Piper. ``progress`` receives byte progress of voice downloads."""
 
@@ -140,6 +155,7 @@ class PiperBackend:
         with self._lock:  # one load at a time; a second caller finds it done
             if self._loaded is not None and self._loaded.spec == spec:
                 return self._loaded
+            _check_espeak_data()
             model_path, config_path = self._voice_files(spec)
             voice = _open_voice(model_path, config_path)
             declared = _CONFIGS[spec.voice_id].sample_rate
