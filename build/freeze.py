@@ -20,7 +20,8 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-CUDA_ONLY_MODULES = ("nvidia", "triton", "torch.cuda.nccl")
+# torch imports these optionally; torch.cuda itself (nccl included) must stay importable.
+CUDA_ONLY_MODULES = ("nvidia", "triton")
 
 
 def pyinstaller_args(args: argparse.Namespace) -> list[str]:
