@@ -2,6 +2,7 @@
 
 from voicebox_core.runtime.audio import (
     as_mono_float32,
+    change_speed,
     crossfade_concat,
     encode_audio,
     load_audio,
@@ -39,6 +40,7 @@ __all__ = [
     "VoicePromptCache",
     "as_mono_float32",
     "cached_snapshot",
+    "change_speed",
     "choose_device",
     "crossfade_concat",
     "data_dir",

@@ -14,6 +14,7 @@ from voicebox_core.errors import GenerationError, ReferenceAudioError
 
 __all__ = [
     "as_mono_float32",
+    "change_speed",
     "crossfade_concat",
     "encode_audio",
     "load_audio",
@@ -139,6 +140,26 @@ def trim_tts_output(
     if fade:
         out[-fade:] *= np.linspace(1.0, 0.0, fade, dtype=np.float32)
     return out
+
+
+def change_speed(audio: np.ndarray, speed: float, window: int = 1024) -> np.ndarray:
+    """Play ``speed`` times faster without changing pitch (windowed overlap-add)."""
+    if speed == 1.0 or len(audio) == 0:
+        return audio
+    hop_out = window // 4
+    hop_in = max(1, round(hop_out * speed))
+    padded = np.concatenate([audio, np.zeros(window, dtype=np.float32)])
+    frames = max(1, (len(audio) - 1) // hop_in + 1)
+    out = np.zeros(frames * hop_out + window, dtype=np.float64)
+    norm = np.zeros_like(out)
+    taper = np.hanning(window)
+    for index in range(frames):
+        start = index * hop_in
+        out[index * hop_out:index * hop_out + window] += padded[start:start + window] * taper
+        norm[index * hop_out:index * hop_out + window] += taper
+    out = out / np.maximum(norm, 1e-3)
+    length = max(1, round(len(audio) / speed))
+    return np.clip(out[:length], -1.0, 1.0).astype(np.float32)
 
 
 def crossfade_concat(chunks: list[np.ndarray], sample_rate: int, crossfade_ms: int = 50) -> np.ndarray:

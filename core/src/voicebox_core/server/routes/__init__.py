@@ -1,0 +1,1 @@
+"""HTTP routes, one module per area; each handler calls a service."""

@@ -1,0 +1,62 @@
+"""OpenAI-compatible speech: ``/v1/audio/speech``, ``/v1/models``, ``/v1/audio/voices``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Query, Response
+from fastapi.responses import StreamingResponse
+
+from voicebox_core.runtime.download import is_downloaded
+from voicebox_core.server.routes._deps import get_state
+from voicebox_core.server.schemas import SpeechBody
+from voicebox_core.server.services import generation, profiles
+from voicebox_core.server.state import ServerState
+
+router = APIRouter(prefix="/v1", tags=["openai"])
+
+
+@router.post("/audio/speech", response_model=None,
+             responses={200: {"content": {"audio/mpeg": {}, "audio/wav": {}, "audio/flac": {},
+                                          "audio/pcm": {}, "text/event-stream": {}}}})
+async def speech(body: SpeechBody, state: ServerState = Depends(get_state)) -> Response:
+    if body.stream_format == "sse":
+        events = await generation.speech_sse(state, body)
+        return StreamingResponse(events, media_type="text/event-stream")
+    if body.response_format in ("wav", "pcm"):
+        request = generation.speech_request(state, body)
+        stream, _rate = await generation.stream_wav(state, request, body.response_format == "wav",
+                                                    body.speed)
+        return StreamingResponse(stream, media_type=generation.SPEECH_FORMATS[body.response_format])
+    data, media_type = await generation.speech(state, body)
+    return Response(data, media_type=media_type)
+
+
+@router.get("/models")
+def list_models(all: bool = Query(False, description="also models not downloaded"),  # noqa: A002
+                state: ServerState = Depends(get_state)) -> dict[str, Any]:
+    data = [{"id": m.model_name, "object": "model", "created": 0,
+             "owned_by": state.registry.plugin_of(m.engine).distribution, "engine": m.engine,
+             "ready": is_downloaded(m)}
+            for m in state.registry.models if all or is_downloaded(m)]
+    return {"object": "list", "data": data}
+
+
+@router.get("/audio/voices")
+def list_voices(all: bool = Query(False, description="also voices whose model is not downloaded"),  # noqa: A002
+                state: ServerState = Depends(get_state)) -> dict[str, Any]:
+    voices = []
+    for engine in state.registry.engines:
+        for voice in engine.preset_voices:
+            models = [state.registry.model(n) for n in voice.models] or list(engine.models)
+            ready = any(is_downloaded(m) for m in models)
+            if all or ready:
+                voices.append({"id": voice.voice_id, "name": voice.display_name, "kind": "preset",
+                               "engine": engine.name, "language": voice.language,
+                               "languages": [voice.language, *voice.languages],
+                               "gender": voice.gender, "ready": ready})
+    for profile in profiles.list_all(state):
+        voices.append({"id": profile["id"], "name": profile["name"], "kind": "profile",
+                       "engine": profile["preset_engine"], "language": profile["language"],
+                       "voice_type": profile["voice_type"], "ready": True})
+    return {"voices": voices}

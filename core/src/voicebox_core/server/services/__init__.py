@@ -1,0 +1,1 @@
+"""Business logic of the server: routes stay a few lines that call these."""

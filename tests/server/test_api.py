@@ -1,0 +1,332 @@
+"""The API in process: every route, what it stores, and 4xx for everything a client can get wrong."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+from fastapi.testclient import TestClient
+
+from voicebox_core.server import create_app
+
+REFERENCE = "reference"
+
+
+def wav_bytes(audio: np.ndarray, rate: int = 24000) -> bytes:
+    buffer = io.BytesIO()
+    sf.write(buffer, audio, rate, format="WAV")
+    return buffer.getvalue()
+
+
+# -- metadata ------------------------------------------------------------------------------
+
+
+def test_health_and_engines_come_from_metadata(client: TestClient) -> None:
+    assert client.get("/health").json()["status"] == "ok"
+    body = client.get("/engines").json()
+    engine = next(e for e in body["engines"] if e["name"] == REFERENCE)
+    assert engine["distribution"] == "voicebox-test-reference"
+    assert {v["voice_id"] for v in engine["preset_voices"]} >= {"low", "high", "alto"}
+    assert engine["capabilities"]["deterministic"] is True
+    assert {m["model_name"]: m["sample_rate"] for m in engine["models"]}["reference-24k"] == 24000
+    assert engine["languages"] == ["en", "de"] and engine["default_voice"] == "low"
+    assert body["failed"] == []
+
+
+def test_presets_per_engine(client: TestClient) -> None:
+    presets = client.get(f"/profiles/presets/{REFERENCE}").json()
+    assert [p["voice_id"] for p in presets][:3] == ["low", "high", "alto"]
+    assert client.get("/profiles/presets/nope").status_code == 404
+
+
+# -- models --------------------------------------------------------------------------------
+
+
+def test_model_status_load_unload_keep_the_size(client: TestClient) -> None:
+    status = {m["model_name"]: m for m in client.get("/models/status").json()}
+    assert status["reference-24k"]["model_size"] == "24k" and status["reference-24k"]["downloaded"]
+    loaded = client.post("/models/reference-24k/load").json()
+    assert loaded["loaded"] and loaded["model_size"] == "24k"
+    assert client.get("/health").json()["loaded_models"] == ["reference-24k"]
+    assert not client.post("/models/reference-24k/unload").json()["loaded"]
+    assert client.post("/models/nope/load").status_code == 404
+
+
+def test_bundled_model_download_is_complete_and_delete_is_refused(client: TestClient) -> None:
+    assert client.post("/models/download", json={"model_name": "reference-16k"}).json()["status"] == "complete"
+    events = client.get("/models/progress/reference-16k").text
+    assert json.loads(events.split("data: ")[1])["status"] == "complete"
+    assert client.delete("/models/reference-16k").status_code == 409
+
+
+def test_concurrent_loads_load_once(tmp_path: Path) -> None:
+    app = create_app(tmp_path)
+    state = app.state.voicebox
+    backend = state.registry.backend(REFERENCE)
+    calls = []
+    original = backend.load_model
+
+    async def counting(model_size: str = "default") -> None:
+        calls.append(model_size)
+        await asyncio.sleep(0.05)
+        await original(model_size)
+
+    backend.load_model = counting
+
+    async def many() -> None:
+        await asyncio.gather(*(state.synthesizer.load("reference-16k") for _ in range(10)))
+
+    asyncio.run(many())
+    assert calls == ["default"]
+
+
+def test_lru_keeps_at_most_max_loaded_models(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    local = tmp_path / "hubtest-weights"  # a local copy of the other engine's model
+    local.mkdir()
+    (local / "config.json").write_text('{"pitch": 300}')
+    monkeypatch.setenv("VOICEBOX_MODEL_PATH_HUBTEST_TINY", str(local))
+    monkeypatch.setenv("VOICEBOX_MAX_LOADED_MODELS", "1")
+    with TestClient(create_app(tmp_path / "data")) as client:
+        client.post("/models/reference-16k/load")
+        assert client.post("/models/hubtest-tiny/load").json()["loaded"]
+        assert client.get("/health").json()["loaded_models"] == ["hubtest-tiny"]
+        assert not client.app.state.voicebox.registry.backend(REFERENCE).is_loaded()
+        client.post("/generate", json={"text": "hi", "engine": REFERENCE})  # reloads, evicts
+        assert client.get("/health").json()["loaded_models"] == ["reference-16k"]
+
+
+# -- profiles ------------------------------------------------------------------------------
+
+
+def test_profile_crud_and_samples(client: TestClient, clip: Path) -> None:
+    created = client.post("/profiles", json={"name": "Ada", "language": "en"})
+    assert created.status_code == 201
+    profile = created.json()
+    assert client.post("/profiles", json={"name": "Ada"}).status_code == 409
+    upload = client.post(f"/profiles/{profile['id']}/samples", data={"reference_text": "a buzz"},
+                         files={"file": ("ref.wav", clip.read_bytes(), "audio/wav")})
+    assert upload.status_code == 201 and upload.json()["duration"] == pytest.approx(3.0, abs=0.01)
+    assert len(client.get(f"/profiles/{profile['id']}/samples").json()) == 1
+    renamed = client.put(f"/profiles/{profile['id']}", json={"name": "Ada L."}).json()
+    assert renamed["name"] == "Ada L." and len(renamed["samples"]) == 1
+    assert [p["name"] for p in client.get("/profiles").json()] == ["Ada L."]
+    sample_id = renamed["samples"][0]["id"]
+    assert client.delete(f"/profiles/{profile['id']}/samples/{sample_id}").status_code == 204
+    assert client.delete(f"/profiles/{profile['id']}").status_code == 204
+    assert client.get(f"/profiles/{profile['id']}").status_code == 404
+
+
+@pytest.mark.parametrize(("name", "needle"), [
+    ("../etc/passwd", "not allowed"), ("a/b", "not allowed"), (".hidden", "not allowed"),
+    ("tab\tname", "not allowed"), ("", "at least 1 character"), ("x" * 101, "at most 100"),
+])
+def test_path_like_or_bad_profile_names_are_refused(client: TestClient, name: str, needle: str) -> None:
+    response = client.post("/profiles", json={"name": name})
+    assert response.status_code == 422 and needle in response.json()["detail"]
+
+
+@pytest.mark.parametrize(("payload", "status", "needle"), [
+    (b"", 422, "empty"),
+    (b"definitely not audio", 422, "could not be decoded"),
+    ("short", 422, "between 2 and 30 s"),
+    ("silent", 422, "silent"),
+    ("long", 422, "between 2 and 30 s"),
+])
+def test_bad_uploads_are_refused_and_leave_nothing(client: TestClient, tmp_path: Path,
+                                                   payload: object, status: int, needle: str) -> None:
+    profile = client.post("/profiles", json={"name": "Bob"}).json()
+    data = {"short": wav_bytes(np.full(24000, 0.2, np.float32)),
+            "silent": wav_bytes(np.zeros(24000 * 3, np.float32)),
+            "long": wav_bytes(np.full(24000 * 31, 0.2, np.float32))}.get(payload, payload)  # type: ignore[call-overload]
+    response = client.post(f"/profiles/{profile['id']}/samples", data={"reference_text": "x"},
+                           files={"file": ("x.wav", data, "audio/wav")})
+    assert response.status_code == status and needle in response.json()["detail"]
+    assert "/tmp" not in response.json()["detail"]
+    samples_dir = client.app.state.voicebox.samples_dir
+    assert list(samples_dir.iterdir()) == []
+    assert client.get(f"/profiles/{profile['id']}").json()["samples"] == []
+
+
+def test_oversize_upload_is_413(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, clip: Path) -> None:
+    monkeypatch.setenv("VOICEBOX_MAX_UPLOAD_MB", "0.01")
+    with TestClient(create_app(tmp_path)) as client:
+        profile = client.post("/profiles", json={"name": "Big"}).json()
+        response = client.post(f"/profiles/{profile['id']}/samples", data={"reference_text": "x"},
+                               files={"file": ("x.wav", clip.read_bytes(), "audio/wav")})
+        assert response.status_code == 413 and "VOICEBOX_MAX_UPLOAD_MB" in response.json()["detail"]
+
+
+def test_preset_and_designed_profiles_are_validated(client: TestClient) -> None:
+    ok = client.post("/profiles", json={"name": "Low", "voice_type": "preset",
+                                        "preset_engine": REFERENCE, "preset_voice_id": "low"})
+    assert ok.status_code == 201
+    bad = client.post("/profiles", json={"name": "X", "voice_type": "preset",
+                                         "preset_engine": REFERENCE, "preset_voice_id": "nope"})
+    assert bad.status_code == 404 and "its voices: alto, bright, high, low" in bad.json()["detail"]
+    assert client.post("/profiles", json={"name": "D", "voice_type": "designed"}).status_code == 422
+
+
+# -- generation ----------------------------------------------------------------------------
+
+
+def test_generate_stores_row_and_audio(client: TestClient) -> None:
+    generated = client.post("/generate", json={"text": "Hello there.", "engine": REFERENCE,
+                                               "voice": "high", "seed": 3}).json()
+    assert generated["model_name"] == "reference-16k" and generated["voice"] == "preset:high"
+    audio = client.get(generated["audio_url"])
+    assert audio.status_code == 200 and audio.headers["content-type"] == "audio/wav"
+    data, rate = sf.read(io.BytesIO(audio.content))
+    assert rate == 16000 and len(data) == round(generated["duration"] * rate)
+    history = client.get("/history").json()
+    assert [h["id"] for h in history] == [generated["id"]]
+    assert client.delete(f"/history/{generated['id']}").status_code == 204
+    assert client.get(generated["audio_url"]).status_code == 404
+
+
+def test_generate_from_profiles(client: TestClient, clip: Path) -> None:
+    preset = client.post("/profiles", json={"name": "Alto", "voice_type": "preset",
+                                            "preset_engine": REFERENCE, "preset_voice_id": "alto"}).json()
+    out = client.post("/generate", json={"text": "Guten Tag", "profile_id": preset["id"]}).json()
+    assert out["language"] == "de" and out["profile_id"] == preset["id"]
+    cloned = client.post("/profiles", json={"name": "Me", "default_model": "reference-24k"}).json()
+    assert client.post("/generate", json={"text": "Hi", "profile_id": cloned["id"]}).status_code == 422
+    for _ in range(2):  # two samples: the multi-sample path
+        client.post(f"/profiles/{cloned['id']}/samples", data={"reference_text": "buzz"},
+                    files={"file": ("r.wav", clip.read_bytes(), "audio/wav")})
+    out = client.post("/generate", json={"text": "Cloned words", "profile_id": cloned["id"]}).json()
+    assert out["model_name"] == "reference-24k" and out["voice"] == "cloned:2 sample(s)"
+    assert [h["id"] for h in client.get(f"/history?profile_id={cloned['id']}").json()] == [out["id"]]
+
+
+@pytest.mark.parametrize(("body", "status", "needle"), [
+    ({"text": "hi", "engine": "nope"}, 404, "unknown engine 'nope'; installed engines:"),
+    ({"text": "hi", "model": "nope"}, 404, "unknown model 'nope'"),
+    ({"text": "hi", "engine": REFERENCE, "voice": "nope"}, 404, "unknown voice 'nope'"),
+    ({"text": "hi", "profile_id": "nope"}, 404, "no profile with id 'nope'"),
+    ({"text": "hi", "engine": REFERENCE, "language": "fr"}, 422, "choose one of: de, en"),
+    ({"text": "", "engine": REFERENCE}, 422, "text is empty"),
+    ({"text": "?!", "engine": REFERENCE}, 422, "no letters or digits"),
+    ({"text": "hi", "engine": REFERENCE, "seed": -1}, 422, "seed -1 is out of range"),
+    ({"text": "hi", "engine": REFERENCE, "seed": 2**40}, 422, "out of range"),
+    ({"text": "hi", "engine": REFERENCE, "instruct": "whisper"}, 422, "does not take an instruct"),
+    ({"text": "hi"}, 422, "give 'profile_id', 'model' or 'engine'"),
+    ({"text": "hi", "engine": REFERENCE, "surprise": 1}, 422, "surprise: Extra inputs"),
+    ({"engine": REFERENCE}, 422, "text: Field required"),
+])
+def test_bad_generation_requests_are_4xx_and_store_nothing(client: TestClient, body: dict, status: int,
+                                                           needle: str) -> None:
+    response = client.post("/generate", json=body)
+    assert response.status_code == status and needle in response.json()["detail"], response.text
+    assert client.get("/history").json() == []
+    assert list(client.app.state.voicebox.audio_dir.iterdir()) == []
+
+
+def test_over_limit_text_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("VOICEBOX_MAX_TEXT_CHARS", "50")
+    with TestClient(create_app(tmp_path)) as client:
+        response = client.post("/generate", json={"text": "word " * 20, "engine": REFERENCE})
+        assert response.status_code == 422 and "VOICEBOX_MAX_TEXT_CHARS" in response.json()["detail"]
+
+
+def test_stream_is_a_wav_of_every_chunk(client: TestClient) -> None:
+    text = " ".join(f"Sentence number {i} is here." for i in range(12))
+    response = client.post("/generate/stream", json={"text": text, "engine": REFERENCE, "seed": 1})
+    assert response.status_code == 200 and response.content[:4] == b"RIFF"
+    pcm = np.frombuffer(response.content[44:], dtype="<i2")
+    whole = client.post("/generate", json={"text": text, "engine": REFERENCE, "seed": 1}).json()
+    assert abs(len(pcm) / 16000 - whole["duration"]) < 0.5  # the same speech, not a prefix
+    assert client.post("/generate/stream", json={"text": "", "engine": REFERENCE}).status_code == 422
+
+
+def test_full_queue_answers_503_with_retry_after(client: TestClient) -> None:
+    queue = client.app.state.voicebox.queue(REFERENCE)
+    queue.waiting = queue.limit
+    response = client.post("/generate", json={"text": "hi", "engine": REFERENCE})
+    assert response.status_code == 503 and response.headers["retry-after"] == "5"
+    assert "VOICEBOX_MAX_QUEUE" in response.json()["detail"]
+    queue.waiting = 0
+
+
+# -- OpenAI-compatible ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("fmt", "magic"), [("wav", b"RIFF"), ("flac", b"fLaC"), ("mp3", None), ("pcm", None)])
+def test_speech_formats(client: TestClient, fmt: str, magic: bytes | None) -> None:
+    response = client.post("/v1/audio/speech", json={"model": REFERENCE, "input": "Hello world.",
+                                                     "voice": "high", "response_format": fmt})
+    assert response.status_code == 200 and len(response.content) > 100
+    if magic:
+        assert response.content.startswith(magic)
+    if fmt == "mp3":
+        assert response.headers["content-type"] == "audio/mpeg"
+        assert len(sf.read(io.BytesIO(response.content))[0]) > 1000
+
+
+def test_speech_speed_shortens_audio(client: TestClient) -> None:
+    def seconds(speed: float) -> float:
+        body = {"model": "reference-16k", "input": "One two three four.", "response_format": "wav",
+                "speed": speed, "seed": 1}
+        content = client.post("/v1/audio/speech", json=body).content
+        return len(content[44:]) / 2 / 16000
+
+    assert seconds(2.0) == pytest.approx(seconds(1.0) / 2, rel=0.05)
+    bad = client.post("/v1/audio/speech", json={"model": REFERENCE, "input": "x", "speed": 9})
+    assert bad.status_code == 422 and "0.25 to 4.0" in bad.json()["detail"]
+
+
+def test_speech_sse_stream(client: TestClient) -> None:
+    response = client.post("/v1/audio/speech", json={"model": REFERENCE, "input": "One. Two.",
+                                                     "stream_format": "sse", "response_format": "pcm"})
+    events = [json.loads(line[6:]) for line in response.text.splitlines() if line.startswith("data: ")]
+    assert events[-1]["type"] == "speech.audio.done"
+    assert events[0]["type"] == "speech.audio.delta" and len(events[0]["audio"]) > 100
+
+
+def test_speech_voice_by_profile_name_or_id(client: TestClient) -> None:
+    profile = client.post("/profiles", json={"name": "Deep", "voice_type": "preset",
+                                             "preset_engine": REFERENCE, "preset_voice_id": "low"}).json()
+    for voice in ("Deep", profile["id"]):
+        response = client.post("/v1/audio/speech", json={"model": REFERENCE, "input": "Hi.",
+                                                         "voice": voice, "response_format": "wav"})
+        assert response.status_code == 200
+    bad = client.post("/v1/audio/speech", json={"model": REFERENCE, "input": "Hi.", "voice": "alloy"})
+    assert bad.status_code == 404 and "Deep" in bad.json()["detail"] and "low" in bad.json()["detail"]
+    opus = client.post("/v1/audio/speech", json={"model": REFERENCE, "input": "Hi.", "response_format": "opus"})
+    assert opus.status_code == 422 and "wav, flac, pcm, mp3" in opus.json()["detail"]
+
+
+def test_v1_listings_show_what_can_be_generated_now(client: TestClient) -> None:
+    ready = {m["id"] for m in client.get("/v1/models").json()["data"]}
+    everything = {m["id"] for m in client.get("/v1/models?all=true").json()["data"]}
+    assert {"reference-16k", "reference-24k"} <= ready
+    assert "hubtest-tiny" in everything and "hubtest-tiny" not in ready
+    voices = client.get("/v1/audio/voices").json()["voices"]
+    assert {"low", "high"} <= {v["id"] for v in voices} and "tone" not in {v["id"] for v in voices}
+    assert "tone" in {v["id"] for v in client.get("/v1/audio/voices?all=true").json()["voices"]}
+
+
+# -- security ------------------------------------------------------------------------------
+
+
+def test_bearer_token(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("VOICEBOX_API_TOKEN", "s3cret")
+    with TestClient(create_app(tmp_path)) as client:
+        assert client.get("/health").status_code == 200
+        assert client.get("/engines").status_code == 401
+        assert client.get("/engines", headers={"Authorization": "Bearer wrong"}).status_code == 401
+        assert client.get("/engines", headers={"Authorization": "Bearer s3cret"}).status_code == 200
+
+
+def test_cors_is_off_unless_configured(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    headers = {"Origin": "http://app.example", "Access-Control-Request-Method": "GET"}
+    with TestClient(create_app(tmp_path / "a")) as client:
+        assert "access-control-allow-origin" not in client.options("/engines", headers=headers).headers
+    monkeypatch.setenv("VOICEBOX_CORS_ORIGINS", "http://app.example")
+    with TestClient(create_app(tmp_path / "b")) as client:
+        allowed = client.options("/engines", headers=headers).headers
+        assert allowed["access-control-allow-origin"] == "http://app.example"
