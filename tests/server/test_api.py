@@ -330,3 +330,9 @@ def test_cors_is_off_unless_configured(tmp_path: Path, monkeypatch: pytest.Monke
     with TestClient(create_app(tmp_path / "b")) as client:
         allowed = client.options("/engines", headers=headers).headers
         assert allowed["access-control-allow-origin"] == "http://app.example"
+
+
+def test_history_paging_is_bounded(client: TestClient) -> None:
+    """Found by schemathesis: an offset beyond SQLite's integers was a 500."""
+    response = client.get("/history?limit=1&offset=9223372036854775808")
+    assert response.status_code == 422 and "offset" in response.json()["detail"]

@@ -15,7 +15,8 @@ schema = schemathesis.openapi.from_asgi("/openapi.json", _app)
 
 
 @schema.parametrize()
-@settings(max_examples=15, deadline=None, suppress_health_check=list(HealthCheck))
+# Derandomized: CI must be repeatable; raise max_examples locally to hunt for more.
+@settings(max_examples=15, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
 def test_no_server_errors(case: schemathesis.Case) -> None:
     response = case.call()
     case.validate_response(response, checks=[not_a_server_error])

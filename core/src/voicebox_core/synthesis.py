@@ -43,6 +43,10 @@ from voicebox_core.runtime.text import has_speakable_text, split_text_into_chunk
 __all__ = ["Synthesis", "SynthesisRequest", "Synthesizer", "Voice", "max_text_chars"]
 
 
+#: Chunk size of streamed synthesis: about one sentence.
+STREAM_CHUNK_CHARS = 160
+
+
 def max_text_chars() -> int:
     return int(os.environ.get("VOICEBOX_MAX_TEXT_CHARS", "100000"))
 
@@ -115,7 +119,12 @@ class Synthesizer:
 
     # -- validation ----------------------------------------------------------------------
 
-    def plan(self, request: SynthesisRequest) -> _Plan:
+    def plan(self, request: SynthesisRequest, chunk_chars: int | None = None) -> _Plan:
+        """Check everything about ``request`` and split its text, before any model work.
+
+        ``chunk_chars`` caps chunks below the engine's own limit (streaming wants the first
+        sentence alone, so the first audio leaves sooner).
+        """
         model = self._model(request)
         engine = self.registry.engine(model.engine)
         text = request.text.strip()
@@ -136,7 +145,8 @@ class Synthesizer:
             raise InvalidRequestError(
                 f"model {model.model_name!r} does not take an instruct prompt; leave it out"
             )
-        chunks = split_text_into_chunks(text, engine.capabilities.max_chunk_chars)
+        limit = engine.capabilities.max_chunk_chars
+        chunks = split_text_into_chunks(text, min(limit, chunk_chars) if chunk_chars else limit)
         return _Plan(engine, model, voice, language, tuple(chunks), request.seed, request.instruct)
 
     def _model(self, request: SynthesisRequest) -> ModelConfig:
@@ -253,8 +263,9 @@ class Synthesizer:
         return prompt
 
     async def stream(self, request: SynthesisRequest) -> AsyncIterator[tuple[np.ndarray, int]]:
-        """Yield each text chunk's audio as soon as it is synthesised."""
-        plan = self.plan(request)
+        """Yield each text chunk's audio as soon as it is synthesised; chunks are about a
+        sentence (``STREAM_CHUNK_CHARS``) so the first audio leaves early."""
+        plan = self.plan(request, chunk_chars=STREAM_CHUNK_CHARS)
         async for audio, rate in self._run(plan):
             yield audio, rate
 

@@ -29,7 +29,7 @@ async def generate_stream(body: GenerateBody, state: ServerState = Depends(get_s
 
 
 @router.get("/history")
-def history(limit: int = Query(50, ge=1, le=500), offset: int = Query(0, ge=0),
+def history(limit: int = Query(50, ge=1, le=500), offset: int = Query(0, ge=0, le=2**31),
             profile_id: str | None = Query(None, max_length=100),
             state: ServerState = Depends(get_state)) -> list[dict[str, Any]]:
     return generation.history(state, limit, offset, profile_id)
