@@ -15,6 +15,7 @@ from voicebox_core import runtime
 from voicebox_core.backend import TTSBackend
 from voicebox_core.config import Capabilities, EngineInfo, ModelConfig, PresetVoice, VoiceKind
 from voicebox_core.errors import (
+    ConflictError,
     ContractError,
     EmptyTextError,
     EngineBusyError,
@@ -22,6 +23,8 @@ from voicebox_core.errors import (
     GenerationError,
     InvalidRequestError,
     ModelNotDownloadedError,
+    NotFoundError,
+    PayloadTooLargeError,
     ReferenceAudioError,
     UnknownEngineError,
     UnknownModelError,
@@ -38,6 +41,7 @@ __version__ = "0.1.0"
 __all__ = [
     "API_VERSION",
     "Capabilities",
+    "ConflictError",
     "ContractError",
     "EmptyTextError",
     "EngineBusyError",
@@ -47,6 +51,8 @@ __all__ = [
     "InvalidRequestError",
     "ModelConfig",
     "ModelNotDownloadedError",
+    "NotFoundError",
+    "PayloadTooLargeError",
     "PluginFailure",
     "PluginRecord",
     "PresetVoice",

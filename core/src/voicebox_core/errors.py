@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 __all__ = [
+    "ConflictError",
     "ContractError",
     "EmptyTextError",
     "EngineBusyError",
@@ -16,6 +17,8 @@ __all__ = [
     "GenerationError",
     "InvalidRequestError",
     "ModelNotDownloadedError",
+    "NotFoundError",
+    "PayloadTooLargeError",
     "ReferenceAudioError",
     "UnknownEngineError",
     "UnknownModelError",
@@ -93,6 +96,22 @@ class UnsupportedLanguageError(VoiceboxError):
             f"language {language!r} is not supported by {where}; choose one of: {_choices(valid)}"
         )
         self.language = language
+
+
+class NotFoundError(VoiceboxError):
+    """A stored thing (profile, sample, generation) does not exist."""
+
+    status_code = 404
+
+
+class ConflictError(VoiceboxError):
+    """The request clashes with what exists (a taken name, a bundled model to delete)."""
+
+    status_code = 409
+
+
+class PayloadTooLargeError(VoiceboxError):
+    status_code = 413
 
 
 class ReferenceAudioError(InvalidRequestError):

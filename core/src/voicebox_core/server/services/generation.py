@@ -13,11 +13,7 @@ from typing import Any
 import numpy as np
 from sqlalchemy import select
 
-from voicebox_core.errors import (
-    InvalidRequestError,
-    UnknownVoiceError,
-    VoiceboxError,
-)
+from voicebox_core.errors import InvalidRequestError, NotFoundError, UnknownVoiceError
 from voicebox_core.runtime.audio import change_speed, encode_audio, save_audio
 from voicebox_core.server.db import Generation
 from voicebox_core.server.schemas import GenerateBody, SpeechBody
@@ -30,10 +26,6 @@ __all__ = ["generate", "history", "speech", "stream_wav"]
 SPEECH_FORMATS = {"wav": "audio/wav", "flac": "audio/flac", "pcm": "audio/pcm", "mp3": "audio/mpeg"}
 
 
-class NotFound(VoiceboxError):
-    status_code = 404
-
-
 def request_of(state: ServerState, body: GenerateBody) -> tuple[SynthesisRequest, str | None]:
     """The synthesis request a /generate body means, and the profile it used."""
     language = body.language
@@ -42,7 +34,7 @@ def request_of(state: ServerState, body: GenerateBody) -> tuple[SynthesisRequest
     if body.profile_id:
         profile = profiles.find(state, body.profile_id)
         if profile is None:
-            raise NotFound(f"no profile with id {body.profile_id!r}; list them with GET /profiles")
+            raise NotFoundError(f"no profile with id {body.profile_id!r}; list them with GET /profiles")
         voice = profiles.voice_of(profile)
         model = body.model or body.engine or profile.default_model or profile.preset_engine
         if model is None:
@@ -113,7 +105,7 @@ def audio_path(state: ServerState, generation_id: str) -> Path:
     with state.sessions() as session:
         generation = session.get(Generation, generation_id)
     if generation is None or not Path(generation.audio_path).is_file():
-        raise NotFound(f"no audio for generation {generation_id!r}; see GET /history")
+        raise NotFoundError(f"no audio for generation {generation_id!r}; see GET /history")
     return Path(generation.audio_path)
 
 
@@ -121,7 +113,7 @@ def delete(state: ServerState, generation_id: str) -> None:
     with state.sessions() as session:
         generation = session.get(Generation, generation_id)
         if generation is None:
-            raise NotFound(f"no generation {generation_id!r}; see GET /history")
+            raise NotFoundError(f"no generation {generation_id!r}; see GET /history")
         path = Path(generation.audio_path)
         session.delete(generation)
         session.commit()

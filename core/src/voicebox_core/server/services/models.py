@@ -6,7 +6,7 @@ import asyncio
 from typing import Any
 
 from voicebox_core.config import ModelConfig
-from voicebox_core.errors import VoiceboxError
+from voicebox_core.errors import ConflictError, VoiceboxError
 from voicebox_core.runtime.download import (
     delete_model,
     download_progress,
@@ -78,10 +78,7 @@ def unload(state: ServerState, model_name: str) -> dict[str, Any]:
 def delete(state: ServerState, model_name: str) -> dict[str, Any]:
     model = state.registry.model(model_name)
     if model.bundled:
-        class Refused(VoiceboxError):
-            status_code = 409
-
-        raise Refused(f"model {model.model_name!r} ships inside its engine's package; "
+        raise ConflictError(f"model {model.model_name!r} ships inside its engine's package; "
                       "uninstall the engine instead")
     state.synthesizer.unload(model.model_name)
     removed = delete_model(model)

@@ -13,7 +13,14 @@ import numpy as np
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from voicebox_core.errors import InvalidRequestError, ReferenceAudioError, VoiceboxError
+from voicebox_core.errors import (
+    ConflictError,
+    InvalidRequestError,
+    NotFoundError,
+    PayloadTooLargeError,
+    ReferenceAudioError,
+    UnknownVoiceError,
+)
 from voicebox_core.runtime.audio import load_reference_audio, save_audio
 from voicebox_core.server.db import Profile, ProfileSample
 from voicebox_core.server.schemas import ProfileBody, ProfileUpdate
@@ -24,18 +31,6 @@ __all__ = ["add_sample", "create", "delete", "delete_sample", "get", "list_all",
            "voice_of", "as_dict"]
 
 _BAD_NAME = re.compile(r"[/\\\x00-\x1f\x7f]|\.\.|^\.|^\s|\s$")
-
-
-class NotFound(VoiceboxError):
-    status_code = 404
-
-
-class Conflict(VoiceboxError):
-    status_code = 409
-
-
-class TooLarge(VoiceboxError):
-    status_code = 413
 
 
 def check_name(name: str) -> str:
@@ -68,8 +63,6 @@ def _validate(state: ServerState, body: ProfileBody) -> None:
             raise InvalidRequestError("a preset profile needs preset_engine and preset_voice_id")
         engine = state.registry.engine(body.preset_engine)
         if engine.preset(body.preset_voice_id) is None:
-            from voicebox_core.errors import UnknownVoiceError
-
             raise UnknownVoiceError(body.preset_voice_id, engine.name,
                                     [v.voice_id for v in engine.preset_voices])
     if body.voice_type == "designed" and not (body.design_prompt or "").strip():
@@ -81,7 +74,7 @@ def _commit(state: ServerState, session: Any, name: str) -> None:
         session.commit()
     except IntegrityError:
         session.rollback()
-        raise Conflict(f"a profile named {name!r} already exists; choose another name") from None
+        raise ConflictError(f"a profile named {name!r} already exists; choose another name") from None
 
 
 def create(state: ServerState, body: ProfileBody) -> dict[str, Any]:
@@ -97,7 +90,7 @@ def create(state: ServerState, body: ProfileBody) -> dict[str, Any]:
 def _load(session: Any, profile_id: str) -> Profile:
     profile = session.get(Profile, profile_id)
     if profile is None:
-        raise NotFound(f"no profile with id {profile_id!r}; list them with GET /profiles")
+        raise NotFoundError(f"no profile with id {profile_id!r}; list them with GET /profiles")
     return profile
 
 
@@ -150,7 +143,7 @@ def add_sample(state: ServerState, profile_id: str, data: bytes, reference_text:
     The file is written before the row and removed if the row fails: nothing half-done stays.
     """
     if len(data) > state.settings.max_upload_bytes:
-        raise TooLarge(f"upload is {len(data) / 2**20:.1f} MB; the limit is "
+        raise PayloadTooLargeError(f"upload is {len(data) / 2**20:.1f} MB; the limit is "
                        f"{state.settings.max_upload_bytes / 2**20:.0f} MB (VOICEBOX_MAX_UPLOAD_MB)")
     if not data:
         raise ReferenceAudioError("the uploaded file is empty; send a WAV, FLAC or OGG clip")
@@ -190,7 +183,7 @@ def delete_sample(state: ServerState, profile_id: str, sample_id: str) -> None:
     with state.sessions() as session:
         sample = session.get(ProfileSample, sample_id)
         if sample is None or sample.profile_id != profile_id:
-            raise NotFound(f"profile {profile_id!r} has no sample {sample_id!r}")
+            raise NotFoundError(f"profile {profile_id!r} has no sample {sample_id!r}")
         path = Path(sample.audio_path)
         session.delete(sample)
         session.commit()
