@@ -218,8 +218,35 @@ def _lazy(module: str, function: str, extra: str | None = None) -> Handler:
     return run
 
 
+def _positive_pid(text: str) -> int:
+    try:
+        pid = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a process id") from None
+    if pid <= 0:
+        raise argparse.ArgumentTypeError(f"{pid} is not a process id; give a positive integer")
+    return pid
+
+
+#: Flags that, first on the command line, mean ``serve`` (the Voicebox sidecar launch).
+SIDECAR_FLAGS = ("--host", "--port", "--data-dir", "--parent-pid")
+
+
+def sidecar_argv(argv: Sequence[str]) -> list[str]:
+    """``voicebox --port 17493 ...`` is ``voicebox serve --port 17493 ...``."""
+    argv = list(argv)
+    if argv and argv[0].split("=", 1)[0] in SIDECAR_FLAGS:
+        return ["serve", *argv]
+    return argv
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="voicebox", description="Voicebox TTS engines.")
+    from voicebox_core import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="voicebox", description="Voicebox TTS engines. Leading server flags (--host, --port, "
+        "--data-dir, --parent-pid) mean `voicebox serve`, as the Voicebox app launches its sidecar.")
+    parser.add_argument("--version", action="version", version=f"voicebox {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     engines = sub.add_parser("engines", help="list installed engines, diagnose plugins")
@@ -259,6 +286,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default=os.environ.get("VOICEBOX_HOST", "127.0.0.1"))
     serve.add_argument("--port", type=int, default=int(os.environ.get("VOICEBOX_PORT", "17493")))
     serve.add_argument("--data-dir", help="where the database and audio live")
+    serve.add_argument("--parent-pid", type=_positive_pid, metavar="PID",
+                       help="stop when this process exits (how the Voicebox app runs its sidecar)")
     serve.set_defaults(handler=_lazy("voicebox_core.server.main", "serve", extra="server"))
 
     engine = sub.add_parser("engine", help="tools for engine authors")
@@ -280,7 +309,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(sidecar_argv(sys.argv[1:] if argv is None else argv))
     try:
         return int(args.handler(args))
     except VoiceboxError as exc:

@@ -14,12 +14,14 @@ __all__ = [
     "EmptyTextError",
     "EngineBusyError",
     "EngineInstallError",
+    "GenerationCancelledError",
     "GenerationError",
     "InvalidRequestError",
     "ModelNotDownloadedError",
     "NotFoundError",
     "PayloadTooLargeError",
     "ReferenceAudioError",
+    "StorageError",
     "UnknownEngineError",
     "UnknownModelError",
     "UnknownVoiceError",
@@ -134,6 +136,18 @@ class GenerationError(VoiceboxError):
     """The engine ran but produced no usable audio."""
 
     status_code = 500
+
+
+class GenerationCancelledError(VoiceboxError):
+    """A client cancelled the generation (or went away) before it finished."""
+
+    status_code = 409
+
+
+class StorageError(VoiceboxError):
+    """The data directory cannot be written (read-only, full, missing)."""
+
+    status_code = 507
 
 
 class EngineInstallError(VoiceboxError):

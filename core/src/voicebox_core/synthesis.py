@@ -11,7 +11,7 @@ import hashlib
 import os
 import time
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,6 +22,7 @@ from voicebox_core.config import EngineInfo, ModelConfig
 from voicebox_core.errors import (
     ContractError,
     EmptyTextError,
+    GenerationCancelledError,
     GenerationError,
     InvalidRequestError,
     UnknownVoiceError,
@@ -81,6 +82,12 @@ class SynthesisRequest:
     language: str | None = None
     seed: int | None = None
     instruct: str | None = None
+    #: Longest chunk of text per ``generate`` call; capped by the engine's own limit.
+    max_chunk_chars: int | None = None
+    #: Crossfade between chunks of the whole utterance (0 joins them with a hard cut).
+    crossfade_ms: int = 50
+    #: Loudness-normalise the result (every route and stream does it the same way).
+    normalize: bool = True
 
 
 @dataclass
@@ -106,6 +113,7 @@ class _Plan:
     chunks: tuple[str, ...]
     seed: int | None
     instruct: str | None
+    request: SynthesisRequest
 
 
 class Synthesizer:
@@ -145,9 +153,12 @@ class Synthesizer:
             raise InvalidRequestError(
                 f"model {model.model_name!r} does not take an instruct prompt; leave it out"
             )
-        limit = engine.capabilities.max_chunk_chars
+        limit = min(engine.capabilities.max_chunk_chars, request.max_chunk_chars or 10**9)
+        if request.crossfade_ms < 0:
+            raise InvalidRequestError(f"crossfade_ms {request.crossfade_ms} is negative; use 0 or more")
         chunks = split_text_into_chunks(text, min(limit, chunk_chars) if chunk_chars else limit)
-        return _Plan(engine, model, voice, language, tuple(chunks), request.seed, request.instruct)
+        return _Plan(engine, model, voice, language, tuple(chunks), request.seed, request.instruct,
+                     request)
 
     def _model(self, request: SynthesisRequest) -> ModelConfig:
         """The model asked for; an engine name means its default model, unless the preset
@@ -262,18 +273,23 @@ class Synthesizer:
         prompt, _cached = await backend.create_voice_prompt(str(combined), text, True)
         return prompt
 
-    async def stream(self, request: SynthesisRequest) -> AsyncIterator[tuple[np.ndarray, int]]:
+    async def stream(self, request: SynthesisRequest,
+                     stop: Callable[[], bool] | None = None) -> AsyncIterator[tuple[np.ndarray, int]]:
         """Yield each text chunk's audio as soon as it is synthesised; chunks are about a
-        sentence (``STREAM_CHUNK_CHARS``) so the first audio leaves early."""
+        sentence (``STREAM_CHUNK_CHARS``) so the first audio leaves early. Each chunk is
+        normalised like the whole utterance of :meth:`synthesize` when ``request.normalize``."""
         plan = self.plan(request, chunk_chars=STREAM_CHUNK_CHARS)
-        async for audio, rate in self._run(plan):
-            yield audio, rate
+        async for audio, rate in self._run(plan, stop):
+            yield (normalize_audio(audio) if request.normalize else audio), rate
 
-    async def _run(self, plan: _Plan) -> AsyncIterator[tuple[np.ndarray, int]]:
+    async def _run(self, plan: _Plan,
+                   stop: Callable[[], bool] | None = None) -> AsyncIterator[tuple[np.ndarray, int]]:
         await self.load(plan.model.model_name)
         prompt = await self.voice_prompt(plan)
         backend = self.registry.backend(plan.engine.name)
         for index, chunk in enumerate(plan.chunks):
+            if stop is not None and stop():
+                raise GenerationCancelledError("generation cancelled")
             seed = None if plan.seed is None else (plan.seed + index) % 2**32
             audio, rate = await backend.generate(chunk, prompt, plan.language, seed, plan.instruct)
             if rate != plan.model.sample_rate:
@@ -290,13 +306,18 @@ class Synthesizer:
                 )
             yield audio, rate
 
-    async def synthesize(self, request: SynthesisRequest) -> Synthesis:
-        """The whole utterance, chunks crossfaded, loudness normalised."""
+    async def synthesize(self, request: SynthesisRequest,
+                         stop: Callable[[], bool] | None = None) -> Synthesis:
+        """The whole utterance, chunks crossfaded, loudness normalised (unless the request
+        says not to). ``stop`` is asked between chunks; when it answers True the
+        synthesis ends with :class:`~voicebox_core.errors.GenerationCancelledError`."""
         started = time.perf_counter()
         plan = self.plan(request)
-        pieces = [audio async for audio, _ in self._run(plan)]
+        pieces = [audio async for audio, _ in self._run(plan, stop)]
         rate = plan.model.sample_rate
-        audio = normalize_audio(crossfade_concat(pieces, rate))
+        audio = crossfade_concat(pieces, rate, request.crossfade_ms)
+        if request.normalize:
+            audio = normalize_audio(audio)
         if not np.isfinite(audio).all():
             raise GenerationError(f"engine {plan.engine.name!r} produced non-finite audio")
         elapsed = time.perf_counter() - started

@@ -13,7 +13,12 @@ from voicebox_core.runtime.audio import (
     trim_tts_output,
 )
 from voicebox_core.runtime.cache import VoicePromptCache, prompt_cache
-from voicebox_core.runtime.device import choose_device, empty_device_cache, seed_everything
+from voicebox_core.runtime.device import (
+    accelerator,
+    choose_device,
+    empty_device_cache,
+    seed_everything,
+)
 from voicebox_core.runtime.download import (
     DownloadProgress,
     cached_snapshot,
@@ -38,6 +43,7 @@ from voicebox_core.runtime.workarounds import (
 __all__ = [
     "DownloadProgress",
     "VoicePromptCache",
+    "accelerator",
     "as_mono_float32",
     "cached_snapshot",
     "change_speed",

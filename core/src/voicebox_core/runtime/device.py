@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import os
+import platform
 import random
 import sys
 from collections.abc import Iterable
+from pathlib import Path
 
 import numpy as np
 
-__all__ = ["choose_device", "empty_device_cache", "seed_everything"]
+__all__ = ["accelerator", "choose_device", "empty_device_cache", "seed_everything"]
 
 
 def choose_device(allowed: Iterable[str] = ("cpu", "cuda", "mps")) -> str:
@@ -35,6 +38,32 @@ def choose_device(allowed: Iterable[str] = ("cpu", "cuda", "mps")) -> str:
         if device in allowed and available[device]:
             return device
     return "cpu"
+
+
+def accelerator() -> tuple[bool, str | None]:
+    """Whether a GPU is usable and what it is, e.g. ``(True, "CUDA (NVIDIA H200)")``.
+
+    Exact once torch is imported (an engine is loaded); before that, a cheap guess that never
+    imports torch: Apple Silicon, or an NVIDIA driver with a CUDA build of torch installed.
+    """
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        try:
+            if torch.cuda.is_available():
+                kind = "ROCm" if getattr(torch.version, "hip", None) else "CUDA"
+                return True, f"{kind} ({torch.cuda.get_device_name(0)})"
+            mps = getattr(torch.backends, "mps", None)
+            if mps is not None and mps.is_available():
+                return True, "MPS (Apple Silicon)"
+        except Exception:  # noqa: BLE001 - a broken driver means no GPU, not a failed health check
+            return False, None
+        return False, None
+    if sys.platform == "darwin" and platform.machine() == "arm64":
+        return True, "MPS (Apple Silicon)"
+    gpus = Path("/proc/driver/nvidia/gpus")
+    if gpus.is_dir() and any(gpus.iterdir()) and importlib.util.find_spec("nvidia") is not None:
+        return True, "CUDA"  # a driver, and torch's CUDA wheels (they ship the nvidia.* packages)
+    return False, None
 
 
 def empty_device_cache() -> None:

@@ -22,11 +22,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from voicebox_core.config import ModelConfig
-from voicebox_core.errors import ModelNotDownloadedError
+from voicebox_core.errors import ModelNotDownloadedError, VoiceboxError
 
 __all__ = [
     "DownloadProgress",
     "cached_snapshot",
+    "check_obtainable",
     "delete_model",
     "download_progress",
     "ensure_model",
@@ -139,6 +140,16 @@ def is_downloaded(config: ModelConfig) -> bool:
     return all(_ready(c) is not None for c in (config, *config.requires))
 
 
+def check_obtainable(config: ModelConfig) -> None:
+    """Raise :class:`ModelNotDownloadedError` now if the model is missing and cannot be
+    downloaded (offline), so a caller can refuse before starting any work."""
+    if not is_downloaded(config) and is_offline():
+        raise ModelNotDownloadedError(
+            f"model {config.model_name!r} is not downloaded and the network is off "
+            f"(HF_HUB_OFFLINE/VOICEBOX_OFFLINE); {_download_hint(config)}"
+        )
+
+
 def ensure_model(config: ModelConfig, progress: ProgressCallback | None = None) -> Path:
     """The directory holding the model's files, downloading them (and the repositories it
     ``requires``) first if needed and allowed. Progress counts bytes over all of them."""
@@ -182,7 +193,7 @@ def _download_all(parent: ModelConfig, missing: list[ModelConfig], progress: Pro
             _fetch(config, files, report)
         if progress is not None:
             progress(DownloadProgress(parent.model_name, "", total, total))
-    except ModelNotDownloadedError:
+    except VoiceboxError:  # not downloaded, cancelled: already says what happened
         raise
     except Exception as exc:  # noqa: BLE001 - every hub/network failure means the same to a user
         raise ModelNotDownloadedError(
