@@ -20,13 +20,15 @@ from voicebox_core.errors import EngineBusyError, VoiceboxError
 from voicebox_core.registry import Registry
 from voicebox_core.runtime.paths import data_dir as default_data_dir
 from voicebox_core.server.db import dispose
-from voicebox_core.server.routes import generation, meta, models, openai, profiles
+from voicebox_core.server.routes import generation, history, meta, models, openai, profiles, tasks
+from voicebox_core.server.services.generation import recover
 from voicebox_core.server.state import ServerState, Settings
 
 __all__ = ["create_app"]
 
 log = logging.getLogger("voicebox.server")
 OPEN_PATHS = {"/health", "/docs", "/openapi.json", "/docs/oauth2-redirect"}
+SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 
 
 def _validation_message(exc: RequestValidationError) -> str:
@@ -44,15 +46,30 @@ def _error(message: str, status: int, headers: dict[str, str] | None = None) -> 
                         status_code=status, headers=headers)
 
 
+async def _stop_jobs(state: ServerState) -> None:
+    tasks_left = [job.task for job in state.jobs.values() if job.task is not None]
+    for job in list(state.jobs.values()):
+        job.stop_requested = True
+        if job.task is not None:
+            job.task.cancel()
+    if tasks_left:
+        await asyncio.wait(tasks_left, timeout=10)
+
+
 def create_app(data_dir: Path | None = None, registry: Registry | None = None) -> FastAPI:
     """Build the app. Discovery runs here (server start), once."""
     settings = Settings.from_env(Path(data_dir) if data_dir else default_data_dir())
     state = ServerState(registry or Registry.discover(), settings)
+    interrupted = recover(state)
+    if interrupted:
+        log.warning("%d generation(s) were running when the server last stopped; marked failed",
+                    interrupted)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         state.progress.bind(asyncio.get_running_loop())
         yield
+        await _stop_jobs(state)
         for engine, backend in state.registry.loaded_backends().items():
             try:
                 backend.unload_model()
@@ -90,15 +107,28 @@ def create_app(data_dir: Path | None = None, registry: Registry | None = None) -
         @app.middleware("http")
         async def bearer_token(request: Request, call_next):  # type: ignore[no-untyped-def]
             given = request.headers.get("authorization", "").encode()
-            if request.url.path not in OPEN_PATHS and not hmac.compare_digest(given, expected):
+            if (request.method != "OPTIONS" and request.url.path not in OPEN_PATHS
+                    and not hmac.compare_digest(given, expected)):
                 return _error("missing or wrong bearer token: send "
                               "'Authorization: Bearer <VOICEBOX_API_TOKEN>'", 401)
             return await call_next(request)
 
-    if settings.cors_origins:
-        app.add_middleware(CORSMiddleware, allow_origins=list(settings.cors_origins),
-                           allow_methods=["*"], allow_headers=["*"])
+    allowed = set(settings.cors_origins)
 
-    for module in (meta, models, profiles, generation, openai):
+    @app.middleware("http")
+    async def same_site_only(request: Request, call_next):  # type: ignore[no-untyped-def]
+        """A web page of another origin must not drive the server: browsers send such pages'
+        form posts without asking (no preflight), so a foreign ``Origin`` on a request that
+        changes state is refused here. Clients that are not browsers send no ``Origin``."""
+        origin = request.headers.get("origin")
+        if request.method not in SAFE_METHODS and origin and origin not in allowed:
+            return _error(f"cross-site request from origin {origin!r} refused; add it to "
+                          "VOICEBOX_CORS_ORIGINS to allow it", 403)
+        return await call_next(request)
+
+    app.add_middleware(CORSMiddleware, allow_origins=list(settings.cors_origins),
+                       allow_methods=["*"], allow_headers=["*"])
+
+    for module in (meta, models, profiles, generation, history, tasks, openai):
         app.include_router(module.router)
     return app

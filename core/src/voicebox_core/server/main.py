@@ -1,11 +1,61 @@
-"""``voicebox serve``."""
+"""``voicebox serve``: also the sidecar the Voicebox desktop app launches.
+
+The app runs ``<binary> --host H --port N --data-dir DIR --parent-pid PID`` and waits for
+uvicorn's "Application startup complete" line on the process output. With ``--parent-pid``
+the server stops gracefully (database closed, running generations marked) once that process
+is gone, unless ``POST /watchdog/disable`` was called or ``DIR/.keep-running`` exists.
+"""
 
 from __future__ import annotations
 
 import argparse
+import logging
+import threading
+from collections.abc import Callable
 from pathlib import Path
 
-__all__ = ["serve"]
+__all__ = ["serve", "watch_parent"]
+
+log = logging.getLogger("voicebox.server")
+
+
+def watch_parent(pid: int, on_exit: Callable[[], None], keep_running: Callable[[], bool],
+                 interval: float = 1.0) -> threading.Thread | None:
+    """Call ``on_exit`` once process ``pid`` has ended (a reused PID does not fool it: the
+    process's start time is compared). Returns the watching thread, or None when ``pid`` is
+    not running now (the watchdog is then off, as Voicebox does)."""
+    import psutil
+
+    try:
+        parent = psutil.Process(pid)
+        started = parent.create_time()
+    except psutil.Error:
+        log.warning("parent process %d is not running; the parent watchdog is off", pid)
+        return None
+
+    def alive() -> bool:
+        try:
+            return bool(parent.is_running() and parent.create_time() == started
+                        and parent.status() != psutil.STATUS_ZOMBIE)
+        except psutil.Error:
+            return False
+
+    stop = threading.Event()
+
+    def watch() -> None:
+        while not stop.wait(interval):
+            if alive():
+                continue
+            if keep_running():
+                log.warning("parent process %d exited; staying up as asked", pid)
+                return
+            log.warning("parent process %d exited; shutting down", pid)
+            on_exit()
+            return
+
+    thread = threading.Thread(target=watch, name="voicebox-parent-watchdog", daemon=True)
+    thread.start()
+    return thread
 
 
 def serve(args: argparse.Namespace) -> int:
@@ -15,8 +65,27 @@ def serve(args: argparse.Namespace) -> int:
 
     app = create_app(Path(args.data_dir) if args.data_dir else None)
     state = app.state.voicebox
+    config = uvicorn.Config(app, host=args.host, port=args.port, log_level="info", access_log=False)
+    server = uvicorn.Server(config)
+
+    def stop() -> None:
+        server.should_exit = True
+
+    state.shutdown = stop
+    parent_pid = getattr(args, "parent_pid", None)
+    if parent_pid is not None:
+        sentinel = state.settings.data_dir / ".keep-running"
+        sentinel.unlink(missing_ok=True)  # a stale one from an earlier session means nothing
+
+        def keep_running() -> bool:
+            if sentinel.exists():
+                sentinel.unlink(missing_ok=True)
+                return True
+            return state.watchdog_disabled
+
+        watch_parent(parent_pid, stop, keep_running)
     print(f"voicebox: {len(state.registry.engines)} engine(s), "
           f"{len(state.registry.failures)} failed plugin(s); data in {state.settings.data_dir}; "
           f"http://{args.host}:{args.port}", flush=True)
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    server.run()
     return 0

@@ -1,66 +1,135 @@
-"""What the server holds for its lifetime: registry, synthesizer, database, queues."""
+"""What the server holds for its lifetime: registry, synthesizer, database, queues, jobs."""
 
 from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy.orm import sessionmaker
 
 from voicebox_core.errors import EngineBusyError
 from voicebox_core.registry import Registry
-from voicebox_core.server.db import open_database
+from voicebox_core.server.db import now, open_database
 from voicebox_core.server.progress import ProgressManager
 from voicebox_core.synthesis import Synthesizer
 
-__all__ = ["EngineQueue", "ServerState", "Settings"]
+__all__ = ["DEFAULT_CORS_ORIGINS", "EngineQueue", "Job", "ServerState", "Settings", "Ticket"]
+
+#: The Voicebox desktop app's own origins (Tauri webviews on each OS, the Vite dev server and
+#: the server's own port), allowed without configuration.
+DEFAULT_CORS_ORIGINS: tuple[str, ...] = (
+    "tauri://localhost",
+    "http://tauri.localhost",
+    "https://tauri.localhost",
+    "http://localhost:5173",
+    "http://127.0.0.1:5173",
+    "http://localhost:17493",
+    "http://127.0.0.1:17493",
+)
+
+
+def _mb(name: str, default: str) -> int:
+    return int(float(os.environ.get(name, default)) * 2**20)
 
 
 @dataclass(frozen=True)
 class Settings:
     data_dir: Path
     api_token: str | None = None
-    cors_origins: tuple[str, ...] = ()
+    cors_origins: tuple[str, ...] = DEFAULT_CORS_ORIGINS
     max_queue: int = 16
     max_upload_bytes: int = 50 * 2**20
+    max_import_bytes: int = 100 * 2**20
+    max_avatar_bytes: int = 5 * 2**20
 
     @classmethod
     def from_env(cls, data_dir: Path) -> Settings:
-        origins = tuple(o.strip() for o in os.environ.get("VOICEBOX_CORS_ORIGINS", "").split(",") if o.strip())
+        extra = tuple(o.strip() for o in os.environ.get("VOICEBOX_CORS_ORIGINS", "").split(",") if o.strip())
         return cls(
             data_dir=data_dir,
             api_token=os.environ.get("VOICEBOX_API_TOKEN") or None,
-            cors_origins=origins,
+            cors_origins=tuple(dict.fromkeys((*DEFAULT_CORS_ORIGINS, *extra))),
             max_queue=int(os.environ.get("VOICEBOX_MAX_QUEUE", "16")),
-            max_upload_bytes=int(float(os.environ.get("VOICEBOX_MAX_UPLOAD_MB", "50")) * 2**20),
+            max_upload_bytes=_mb("VOICEBOX_MAX_UPLOAD_MB", "50"),
+            max_import_bytes=_mb("VOICEBOX_MAX_IMPORT_MB", "100"),
         )
 
 
+class Ticket:
+    """A place in an engine's queue, taken before any response starts.
+
+    ``async with ticket:`` waits for the engine; :meth:`release` gives the place back and is
+    safe to call twice (a stream that never started releases it in its response wrapper).
+    """
+
+    def __init__(self, queue: EngineQueue) -> None:
+        self._queue = queue
+        self._released = False
+        self._holding = False
+
+    async def __aenter__(self) -> Ticket:
+        try:
+            await self._queue._lock.acquire()
+        except BaseException:  # cancelled while waiting: the place is given back
+            self.release()
+            raise
+        self._holding = True
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.release()
+
+    def release(self) -> None:
+        if self._holding:
+            self._queue._lock.release()
+            self._holding = False
+        if not self._released:
+            self._released = True
+            self._queue.waiting -= 1
+
+
 class EngineQueue:
-    """Serialises work on one engine; refuses with 503 once ``limit`` requests wait."""
+    """Serialises work on one engine; refuses with 503 once ``limit`` requests are admitted."""
 
     def __init__(self, engine: str, limit: int) -> None:
         self.engine, self.limit = engine, limit
         self.waiting = 0
         self._lock = asyncio.Lock()
 
-    @asynccontextmanager
-    async def turn(self) -> AsyncIterator[None]:
+    def admit(self) -> Ticket:
+        """Take a place now, or raise :class:`EngineBusyError` (answered as 503 + Retry-After)."""
         if self.waiting >= self.limit:
             raise EngineBusyError(
                 f"engine {self.engine!r} has {self.waiting} requests queued (VOICEBOX_MAX_QUEUE="
                 f"{self.limit}); retry shortly"
             )
         self.waiting += 1
-        try:
-            async with self._lock:
-                yield
-        finally:
-            self.waiting -= 1
+        return Ticket(self)
+
+    def turn(self) -> Ticket:
+        """Admission and the engine in one ``async with`` (for work that starts no response)."""
+        return self.admit()
+
+
+@dataclass
+class Job:
+    """A background generation: its task, and whether it should stop between chunks."""
+
+    generation_id: str
+    profile_id: str | None
+    text: str
+    started_at: datetime = field(default_factory=now)
+    task: asyncio.Task[None] | None = None
+    running: bool = False
+    stop_requested: bool = False
+
+    def stopped(self) -> bool:
+        return self.stop_requested
 
 
 @dataclass
@@ -68,15 +137,21 @@ class ServerState:
     registry: Registry
     settings: Settings
     synthesizer: Synthesizer = field(init=False)
-    sessions: sessionmaker = field(init=False)  # type: ignore[type-arg]
+    sessions: sessionmaker[Any] = field(init=False)
     progress: ProgressManager = field(default_factory=ProgressManager)
     queues: dict[str, EngineQueue] = field(default_factory=dict)
+    jobs: dict[str, Job] = field(default_factory=dict)
+    #: Called to stop the server (``POST /shutdown``, the parent watchdog).
+    shutdown: Callable[[], None] | None = None
+    watchdog_disabled: bool = False
+    #: Status-stream listeners per generation, woken when its row changes.
+    watchers: dict[str, set[asyncio.Event]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.synthesizer = Synthesizer(self.registry)
-        self.sessions = open_database(self.settings.data_dir / "voicebox.db")
-        for folder in (self.audio_dir, self.samples_dir):
+        for folder in (self.audio_dir, self.samples_dir, self.avatars_dir):
             folder.mkdir(parents=True, exist_ok=True)
+        self.sessions = open_database(self.settings.data_dir / "voicebox.db")
 
     @property
     def audio_dir(self) -> Path:
@@ -85,6 +160,22 @@ class ServerState:
     @property
     def samples_dir(self) -> Path:
         return self.settings.data_dir / "samples"
+
+    @property
+    def avatars_dir(self) -> Path:
+        return self.settings.data_dir / "avatars"
+
+    def stored(self, path: Path) -> str:
+        """How a file under the data directory is written in the database: relative."""
+        return path.relative_to(self.settings.data_dir).as_posix()
+
+    def resolve(self, stored: str) -> Path:
+        path = Path(stored)
+        return path if path.is_absolute() else self.settings.data_dir / path
+
+    def notify(self, generation_id: str) -> None:
+        for event in self.watchers.get(generation_id, ()):
+            event.set()
 
     def queue(self, engine: str) -> EngineQueue:
         return self.queues.setdefault(engine, EngineQueue(engine, self.settings.max_queue))

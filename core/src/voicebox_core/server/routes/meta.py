@@ -1,14 +1,17 @@
-"""Health and the engine listing: everything a front end needs, from metadata alone."""
+"""Health, the engine listing (everything a front end needs, from metadata alone), and the
+sidecar controls the Voicebox desktop app calls (``/shutdown``, ``/watchdog/disable``)."""
 
 from __future__ import annotations
 
 import dataclasses
+import os
 from typing import Any
 
 from fastapi import APIRouter, Depends
 
 from voicebox_core import __version__
 from voicebox_core.config import EngineInfo
+from voicebox_core.runtime.device import accelerator
 from voicebox_core.runtime.download import is_downloaded
 from voicebox_core.server.routes._deps import get_state
 from voicebox_core.server.state import ServerState
@@ -37,9 +40,20 @@ def engine_json(state: ServerState, info: EngineInfo) -> dict[str, Any]:
 
 @router.get("/health")
 def health(state: ServerState = Depends(get_state)) -> dict[str, Any]:
-    return {"status": "ok", "version": __version__, "engines": len(state.registry.engines),
-            "failed_plugins": len(state.registry.failures),
-            "loaded_models": state.synthesizer.loaded_models()}
+    """Voicebox's ``HealthResponse`` (``status: healthy``), plus the engines and loaded models."""
+    loaded = state.synthesizer.loaded_models()
+    gpu, gpu_type = accelerator()
+    first = state.registry.model(loaded[0]) if loaded else None
+    variant = os.environ.get("VOICEBOX_BACKEND_VARIANT") or ("cuda" if gpu_type and "CUDA" in gpu_type else "cpu")
+    return {
+        "status": "healthy", "model_loaded": bool(loaded),
+        "model_downloaded": any(is_downloaded(m) for m in state.registry.models),
+        "model_size": first.model_size if first else None,
+        "gpu_available": gpu, "gpu_type": gpu_type, "vram_used_mb": None,
+        "backend_type": "voicebox-plugins", "backend_variant": variant, "supports_rocm": False,
+        "version": __version__, "engines": len(state.registry.engines),
+        "failed_plugins": len(state.registry.failures), "loaded_models": loaded,
+    }
 
 
 @router.get("/engines")
@@ -50,3 +64,18 @@ def engines(state: ServerState = Depends(get_state)) -> dict[str, Any]:
                     "stage": f.stage, "error": f.error, "hint": f.hint}
                    for f in state.registry.failures],
     }
+
+
+@router.post("/shutdown")
+def shutdown(state: ServerState = Depends(get_state)) -> dict[str, str]:
+    """Stop the server gracefully (what the desktop app sends when it quits)."""
+    if state.shutdown is not None:
+        state.shutdown()
+    return {"message": "Shutting down..."}
+
+
+@router.post("/watchdog/disable")
+def watchdog_disable(state: ServerState = Depends(get_state)) -> dict[str, str]:
+    """Keep running after the parent process (``--parent-pid``) exits."""
+    state.watchdog_disabled = True
+    return {"message": "Watchdog disabled"}

@@ -5,12 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Response
-from fastapi.responses import StreamingResponse
 
 from voicebox_core.runtime.download import is_downloaded
 from voicebox_core.server.routes._deps import get_state
 from voicebox_core.server.schemas import SpeechBody
-from voicebox_core.server.services import generation, profiles
+from voicebox_core.server.services import profiles, speech
 from voicebox_core.server.state import ServerState
 
 router = APIRouter(prefix="/v1", tags=["openai"])
@@ -19,16 +18,15 @@ router = APIRouter(prefix="/v1", tags=["openai"])
 @router.post("/audio/speech", response_model=None,
              responses={200: {"content": {"audio/mpeg": {}, "audio/wav": {}, "audio/flac": {},
                                           "audio/pcm": {}, "text/event-stream": {}}}})
-async def speech(body: SpeechBody, state: ServerState = Depends(get_state)) -> Response:
+async def create_speech(body: SpeechBody, state: ServerState = Depends(get_state)) -> Response:
     if body.stream_format == "sse":
-        events = await generation.speech_sse(state, body)
-        return StreamingResponse(events, media_type="text/event-stream")
+        events, close = await speech.speech_sse(state, body)
+        return speech.ClosingStream(events, close, media_type="text/event-stream")
     if body.response_format in ("wav", "pcm"):
-        request = generation.speech_request(state, body)
-        stream, _rate = await generation.stream_wav(state, request, body.response_format == "wav",
-                                                    body.speed)
-        return StreamingResponse(stream, media_type=generation.SPEECH_FORMATS[body.response_format])
-    data, media_type = await generation.speech(state, body)
+        request = speech.speech_request(state, body)
+        stream, close = await speech.open_stream(state, request, body.response_format == "wav", body.speed)
+        return speech.ClosingStream(stream, close, media_type=speech.SPEECH_FORMATS[body.response_format])
+    data, media_type = await speech.speech(state, body)
     return Response(data, media_type=media_type)
 
 
@@ -57,6 +55,7 @@ def list_voices(all: bool = Query(False, description="also voices whose model is
                                "gender": voice.gender, "ready": ready})
     for profile in profiles.list_all(state):
         voices.append({"id": profile["id"], "name": profile["name"], "kind": "profile",
-                       "engine": profile["preset_engine"], "language": profile["language"],
-                       "voice_type": profile["voice_type"], "ready": True})
+                       "engine": profile["preset_engine"] or profile["default_engine"],
+                       "language": profile["language"], "voice_type": profile["voice_type"],
+                       "ready": True})
     return {"voices": voices}

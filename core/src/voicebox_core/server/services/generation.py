@@ -1,86 +1,154 @@
-"""Generation: request -> voice and model -> audio, stored as a WAV and a history row."""
+"""Generation as Voicebox runs it: validate at once, answer at once, synthesise on the queue.
+
+``POST /generate`` checks everything (profile, engine, model, voice, language, text) before a
+row exists, takes a place in the engine's queue (503 when it is full), stores the row as
+``loading_model`` or ``generating`` and returns it. A background job then loads the model
+(reporting any download under the model's name), synthesises, writes
+``generations/<id>.wav`` and marks the row ``completed``, or ``failed`` with the error. A
+server that stops mid-generation marks those rows ``failed`` when it starts again.
+"""
 
 from __future__ import annotations
 
-import base64
+import asyncio
 import json
-import struct
+import logging
 import uuid
 from collections.abc import AsyncIterator
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-from sqlalchemy import select
+from sqlalchemy import select, update
 
-from voicebox_core.errors import InvalidRequestError, NotFoundError, UnknownVoiceError
-from voicebox_core.runtime.audio import change_speed, encode_audio, save_audio
-from voicebox_core.server.db import Generation
-from voicebox_core.server.schemas import GenerateBody, SpeechBody
-from voicebox_core.server.services import profiles
-from voicebox_core.server.state import ServerState
+from voicebox_core.config import EngineInfo, ModelConfig
+from voicebox_core.errors import (
+    ConflictError,
+    GenerationCancelledError,
+    InvalidRequestError,
+    NotFoundError,
+    VoiceboxError,
+)
+from voicebox_core.runtime.audio import save_audio
+from voicebox_core.runtime.download import check_obtainable, is_downloaded
+from voicebox_core.server.db import Generation, Profile
+from voicebox_core.server.schemas import GenerateBody
+from voicebox_core.server.services import models, profiles, settings
+from voicebox_core.server.state import Job, ServerState, Ticket
 from voicebox_core.synthesis import SynthesisRequest, Voice
 
-__all__ = ["generate", "history", "speech", "stream_wav"]
+__all__ = ["ACTIVE", "cancel", "recover", "regenerate", "request_of", "retry", "row", "start",
+           "status_events"]
 
-SPEECH_FORMATS = {"wav": "audio/wav", "flac": "audio/flac", "pcm": "audio/pcm", "mp3": "audio/mpeg"}
+log = logging.getLogger("voicebox.server")
+ACTIVE = ("loading_model", "generating")
+INTERRUPTED = "the server stopped before this generation finished; retry it"
 
 
-def request_of(state: ServerState, body: GenerateBody) -> tuple[SynthesisRequest, str | None]:
-    """The synthesis request a /generate body means, and the profile it used."""
-    language = body.language
+@dataclass(frozen=True)
+class Resolved:
+    """What a /generate body means: the request, the model, the profile, a label."""
+
+    request: SynthesisRequest
+    model: ModelConfig
+    profile_id: str | None
+    label: str
+
+
+# -- from a body to a synthesis request ----------------------------------------------------
+
+
+def _refuse_outside_machinery(body: GenerateBody) -> None:
+    if body.personality:
+        raise InvalidRequestError(
+            "personality rewriting needs Voicebox's LLM, which is not part of the engine "
+            "server; send personality: false (or leave it out)")
+    if body.effects_chain:
+        raise InvalidRequestError(
+            "effects chains need Voicebox's audio effects, which are not part of the engine "
+            "server; leave effects_chain out (or send an empty list)")
+
+
+def _model_for_size(engine: EngineInfo, size: str) -> ModelConfig:
+    for model in engine.models:
+        if size in (model.model_size, model.model_name):
+            return model
+    if len(engine.models) == 1:
+        return engine.models[0]  # a single-model engine has no sizes to choose from
+    sizes = ", ".join(m.model_size for m in engine.models)
+    raise InvalidRequestError(f"model_size {size!r} is not a size of engine {engine.name!r}; "
+                              f"its sizes: {sizes}")
+
+
+def _engine_of(state: ServerState, body: GenerateBody, profile: Profile | None) -> str | None:
     if body.engine:
-        state.registry.engine(body.engine)  # an unknown engine names the installed ones
+        return state.registry.engine(body.engine).name
+    if body.model:
+        return state.registry.model(body.model).engine
+    if profile is None:
+        return None
+    if profile.default_engine:
+        return profile.default_engine
+    if profile.preset_engine:
+        return profile.preset_engine
+    if profile.default_model:
+        return state.registry.model(profile.default_model).engine
+    return None
+
+
+def request_of(state: ServerState, body: GenerateBody) -> Resolved:
+    """The synthesis a /generate body asks for; every name is checked against the registry."""
+    _refuse_outside_machinery(body)
+    profile = None
     if body.profile_id:
         profile = profiles.find(state, body.profile_id)
         if profile is None:
             raise NotFoundError(f"no profile with id {body.profile_id!r}; list them with GET /profiles")
-        voice = profiles.voice_of(profile)
-        model = body.model or body.engine or profile.default_model or profile.preset_engine
-        if model is None:
-            raise InvalidRequestError(
-                f"profile {profile.name!r} has no default model: give 'model' or 'engine'")
-        return SynthesisRequest(body.text, model, voice, language or profile.language, body.seed,
-                                body.instruct), profile.id
-    model = body.model or body.engine
-    if model is None:
-        raise InvalidRequestError("give 'profile_id', 'model' or 'engine' (see GET /engines)")
-    voice = Voice.preset(body.voice) if body.voice else None
-    return SynthesisRequest(body.text, model, voice, language, body.seed, body.instruct), None
-
-
-def _row(generation: Generation) -> dict[str, Any]:
-    return {
-        "id": generation.id, "profile_id": generation.profile_id, "text": generation.text,
-        "language": generation.language, "engine": generation.engine,
-        "model_name": generation.model_name, "model_size": generation.model_size,
-        "voice": generation.voice, "seed": generation.seed, "instruct": generation.instruct,
-        "duration": round(generation.duration, 3), "sample_rate": generation.sample_rate,
-        "audio_url": f"/audio/{generation.id}", "created_at": generation.created_at.isoformat(),
-    }
-
-
-async def generate(state: ServerState, body: GenerateBody) -> dict[str, Any]:
-    request, profile_id = request_of(state, body)
+    engine_name = _engine_of(state, body, profile)
+    if engine_name is None:
+        kinds = f" for {profile.voice_type} voices" if profile else ""
+        raise InvalidRequestError(
+            f"give 'engine'{' or model' if not profile else ''} (or 'profile_id' with a default "
+            f"engine); engines{kinds}: "
+            + ", ".join(e.name for e in state.registry.engines
+                        if profile is None or profile.voice_type in e.voice_kinds))
+    engine = state.registry.engine(engine_name)
+    if profile is not None and profile.voice_type == "preset" and profile.preset_engine != engine.name:
+        raise InvalidRequestError(f"profile {profile.name!r} is a preset voice of engine "
+                                  f"{profile.preset_engine!r}; it cannot speak with {engine.name!r}")
+    if body.model:
+        model_name = body.model
+        if state.registry.model(model_name).engine != engine.name:
+            raise InvalidRequestError(f"model {model_name!r} is not a model of engine {engine.name!r}")
+    elif body.model_size:
+        model_name = _model_for_size(engine, body.model_size).model_name
+    elif profile is not None and profile.default_model and \
+            state.registry.model(profile.default_model).engine == engine.name:
+        model_name = profile.default_model
+    else:
+        model_name = engine.name  # its default model, or the one its preset voice needs
+    if profile is not None:
+        if body.voice:
+            raise InvalidRequestError("give 'profile_id' or 'voice', not both")
+        voice: Voice | None = profiles.voice_of(state, profile)
+        label = profile.name
+    else:
+        voice = Voice.preset(body.voice) if body.voice else None
+        label = f"{engine.display_name}: {body.voice or engine.default_voice or 'default'}"
+    defaults = settings.generation(state)
+    request = SynthesisRequest(
+        text=body.text, model=model_name, voice=voice,
+        language=body.language or (profile.language if profile else None), seed=body.seed,
+        instruct=body.instruct or None,
+        max_chunk_chars=body.max_chunk_chars or defaults["max_chunk_chars"],
+        crossfade_ms=defaults["crossfade_ms"] if body.crossfade_ms is None else body.crossfade_ms,
+        normalize=defaults["normalize_audio"] if body.normalize is None else body.normalize,
+    )
     plan = state.synthesizer.plan(request)  # every check before any work
-    async with state.queue(plan.engine.name).turn():
-        result = await state.synthesizer.synthesize(request)
-    target = state.audio_dir / f"{uuid.uuid4().hex}.wav"
-    save_audio(target, result.audio, result.sample_rate)
-    try:
-        with state.sessions() as session:
-            generation = Generation(
-                profile_id=profile_id, text=request.text, language=result.language,
-                engine=result.model.engine, model_name=result.model.model_name,
-                model_size=result.model.model_size, voice=_describe(request.voice),
-                seed=request.seed, instruct=request.instruct, audio_path=str(target),
-                duration=result.duration, sample_rate=result.sample_rate)
-            session.add(generation)
-            session.commit()
-            return _row(generation)
-    except BaseException:
-        target.unlink(missing_ok=True)
-        raise
+    check_obtainable(plan.model)
+    return Resolved(request, plan.model, profile.id if profile else None, label)
+
+
+# -- rows ----------------------------------------------------------------------------------
 
 
 def _describe(voice: Voice | None) -> str:
@@ -93,116 +161,258 @@ def _describe(voice: Voice | None) -> str:
     return f"cloned:{len(voice.samples)} sample(s)"
 
 
-def history(state: ServerState, limit: int, offset: int, profile_id: str | None) -> list[dict[str, Any]]:
-    query = select(Generation).order_by(Generation.created_at.desc()).limit(limit).offset(offset)
-    if profile_id:
-        query = query.where(Generation.profile_id == profile_id)
+def row(generation: Generation, profile_name: str | None = None) -> dict[str, Any]:
+    """Voicebox's ``HistoryResponse`` (a ``GenerationResponse`` with ``profile_name``)."""
+    done = generation.status == "completed"
+    return {
+        "id": generation.id, "profile_id": generation.profile_id,
+        "profile_name": profile_name or generation.voice_label, "text": generation.text,
+        "language": generation.language, "audio_path": generation.audio_path or None,
+        "duration": round(generation.duration, 3) if done else None, "seed": generation.seed,
+        "instruct": generation.instruct, "engine": generation.engine,
+        "model_size": generation.model_size, "status": generation.status, "error": generation.error,
+        "is_favorited": bool(generation.is_favorited), "source": generation.source,
+        "created_at": generation.created_at.isoformat(),
+        "model_name": generation.model_name, "voice": generation.voice,
+        "sample_rate": generation.sample_rate,
+        "audio_url": f"/audio/{generation.id}" if done else None,
+    }
+
+
+def _get(session: Any, generation_id: str) -> Generation:
+    generation = session.get(Generation, generation_id)
+    if generation is None:
+        raise NotFoundError(f"no generation {generation_id!r}; see GET /history")
+    return generation
+
+
+def _set(state: ServerState, generation_id: str, **values: Any) -> bool:
     with state.sessions() as session:
-        return [_row(g) for g in session.scalars(query)]
-
-
-def audio_path(state: ServerState, generation_id: str) -> Path:
-    with state.sessions() as session:
-        generation = session.get(Generation, generation_id)
-    if generation is None or not Path(generation.audio_path).is_file():
-        raise NotFoundError(f"no audio for generation {generation_id!r}; see GET /history")
-    return Path(generation.audio_path)
-
-
-def delete(state: ServerState, generation_id: str) -> None:
-    with state.sessions() as session:
-        generation = session.get(Generation, generation_id)
-        if generation is None:
-            raise NotFoundError(f"no generation {generation_id!r}; see GET /history")
-        path = Path(generation.audio_path)
-        session.delete(generation)
+        done = session.execute(update(Generation).where(Generation.id == generation_id).values(**values))
         session.commit()
-    path.unlink(missing_ok=True)
+    state.notify(generation_id)
+    return bool(done.rowcount)
 
 
-# -- streaming ---------------------------------------------------------------------------
+def recover(state: ServerState) -> int:
+    """Mark generations a previous server left running as failed. Returns how many."""
+    with state.sessions() as session:
+        done = session.execute(update(Generation).where(Generation.status.in_(ACTIVE))
+                               .values(status="failed", error=INTERRUPTED))
+        session.commit()
+        return int(done.rowcount or 0)
 
 
-def wav_header(sample_rate: int) -> bytes:
-    """A 16-bit mono WAV header of unknown length (sizes 0xFFFFFFFF), for streaming."""
-    unknown = 0xFFFFFFFF
-    return (b"RIFF" + struct.pack("<I", unknown) + b"WAVEfmt " +
-            struct.pack("<IHHIIHH", 16, 1, 1, sample_rate, sample_rate * 2, 2, 16) +
-            b"data" + struct.pack("<I", unknown))
+# -- jobs ----------------------------------------------------------------------------------
 
 
-async def _chunks(state: ServerState, request: SynthesisRequest, speed: float = 1.0) -> AsyncIterator[tuple[np.ndarray, int]]:
-    plan = state.synthesizer.plan(request)
-    async with state.queue(plan.engine.name).turn():
-        async for audio, rate in state.synthesizer.stream(request):
-            yield change_speed(audio, speed), rate
+def _options(resolved: Resolved) -> str:
+    request = resolved.request
+    return json.dumps({"model": resolved.model.model_name, "voice": _describe(request.voice),
+                       "max_chunk_chars": request.max_chunk_chars,
+                       "crossfade_ms": request.crossfade_ms, "normalize": request.normalize})
 
 
-async def stream_wav(state: ServerState, request: SynthesisRequest, with_header: bool = True,
-                     speed: float = 1.0) -> tuple[AsyncIterator[bytes], int]:
-    """Validate now (errors become 4xx before the response starts), then stream each chunk."""
-    plan = state.synthesizer.plan(request)
-    queue = state.queue(plan.engine.name)
-    if queue.waiting >= queue.limit:
-        async with queue.turn():  # raises EngineBusyError
-            pass
-    rate = plan.model.sample_rate
-
-    async def body() -> AsyncIterator[bytes]:
-        if with_header:
-            yield wav_header(rate)
-        async for audio, _ in _chunks(state, request, speed):
-            yield encode_audio(audio, rate, "pcm")
-
-    return body(), rate
+def _admit(state: ServerState, resolved: Resolved) -> Ticket:
+    return state.queue(resolved.model.engine).admit()
 
 
-# -- OpenAI-compatible speech ------------------------------------------------------------
+def _first_status(state: ServerState, model: ModelConfig) -> str:
+    return "generating" if model.model_name in state.synthesizer.loaded_models() else "loading_model"
 
 
-def speech_request(state: ServerState, body: SpeechBody) -> SynthesisRequest:
-    model = state.registry.model(body.model)
-    engine = state.registry.engine(model.engine)
-    if body.response_format not in SPEECH_FORMATS:
-        raise InvalidRequestError(f"response_format {body.response_format!r} is not available; "
-                                  f"use one of: {', '.join(SPEECH_FORMATS)}")
-    if not 0.25 <= body.speed <= 4.0:
-        raise InvalidRequestError(f"speed {body.speed} is out of range; use 0.25 to 4.0")
-    voice: Voice | None = None
-    model_name = body.model
-    if body.voice:
-        if engine.preset(body.voice) is not None:
-            voice = Voice.preset(body.voice)
+def start(state: ServerState, body: GenerateBody) -> dict[str, Any]:
+    resolved = request_of(state, body)
+    ticket = _admit(state, resolved)
+    try:
+        with state.sessions() as session:
+            generation = Generation(
+                id=uuid.uuid4().hex, profile_id=resolved.profile_id, text=body.text,
+                language=state.synthesizer.plan(resolved.request).language,
+                engine=resolved.model.engine, model_name=resolved.model.model_name,
+                model_size=resolved.model.model_size, voice=_describe(resolved.request.voice),
+                voice_label=resolved.label, seed=body.seed, instruct=resolved.request.instruct,
+                audio_path="", status=_first_status(state, resolved.model),
+                sample_rate=resolved.model.sample_rate, options=_options(resolved))
+            session.add(generation)
+            session.commit()
+            answer = row(generation)
+    except BaseException:
+        ticket.release()
+        raise
+    _launch(state, generation.id, resolved, ticket, replace=False)
+    return answer
+
+
+def _launch(state: ServerState, generation_id: str, resolved: Resolved, ticket: Ticket,
+            replace: bool) -> None:
+    if resolved.model.model_name not in state.synthesizer.loaded_models():
+        if not is_downloaded(resolved.model) and not state.progress.downloading(resolved.model.model_name):
+            state.progress.publish(resolved.model.model_name, "downloading", filename="queued")
+    job = Job(generation_id, resolved.profile_id, resolved.request.text)
+    state.jobs[generation_id] = job
+    job.task = asyncio.get_running_loop().create_task(_run(state, job, resolved, ticket, replace))
+
+
+async def _run(state: ServerState, job: Job, resolved: Resolved, ticket: Ticket, replace: bool) -> None:
+    target = state.audio_dir / f"{job.generation_id}-{uuid.uuid4().hex[:8]}.wav"
+    try:
+        async with ticket:
+            job.running = True
+            if resolved.model.model_name not in state.synthesizer.loaded_models():
+                _set(state, job.generation_id, status="loading_model")
+            await models.ensure_loaded(state, resolved.model)
+            _set(state, job.generation_id, status="generating")
+            result = await state.synthesizer.synthesize(resolved.request, stop=job.stopped)
+        if job.stopped():  # asked during the last chunk: its audio is not wanted either
+            raise GenerationCancelledError("generation cancelled")
+        await asyncio.to_thread(save_audio, target, result.audio, result.sample_rate)
+        with state.sessions() as session:
+            generation = session.get(Generation, job.generation_id)
+            if generation is None:  # deleted while it ran
+                target.unlink(missing_ok=True)
+                return
+            old = generation.audio_path
+            generation.audio_path, generation.status, generation.error = state.stored(target), "completed", None
+            generation.duration, generation.sample_rate = result.duration, result.sample_rate
+            generation.language = result.language
+            session.commit()
+        state.notify(job.generation_id)
+        if replace and old:
+            state.resolve(old).unlink(missing_ok=True)
+    except asyncio.CancelledError:
+        target.unlink(missing_ok=True)
+        _set(state, job.generation_id, status="failed", error="generation cancelled")
+    except GenerationCancelledError:
+        target.unlink(missing_ok=True)
+        _set(state, job.generation_id, status="failed", error="generation cancelled")
+    except Exception as exc:  # noqa: BLE001 - the row keeps the error; the server goes on
+        target.unlink(missing_ok=True)
+        if isinstance(exc, VoiceboxError):
+            message = str(exc)
         else:
-            profile = profiles.find(state, body.voice)
-            if profile is None:
-                names = [v.voice_id for v in engine.preset_voices] + [p["name"] for p in profiles.list_all(state)]
-                raise UnknownVoiceError(body.voice, engine.name, names)
-            voice = profiles.voice_of(profile)
-            if profile.voice_type == "preset" and profile.preset_engine != engine.name:
-                model_name = str(profile.preset_engine)
-    instruct = body.instructions if body.instructions and model.supports_instruct else None
-    return SynthesisRequest(body.input, model_name, voice, body.language, body.seed, instruct)
+            log.exception("generation %s failed", job.generation_id)
+            message = f"{type(exc).__name__}: {exc}"
+        if replace:  # a failed regeneration keeps the take it had
+            _set(state, job.generation_id, status="completed", error=f"regeneration failed: {message}")
+        else:
+            _set(state, job.generation_id, status="failed", error=message)
+    finally:
+        ticket.release()
+        state.jobs.pop(job.generation_id, None)
+        state.notify(job.generation_id)
 
 
-async def speech(state: ServerState, body: SpeechBody) -> tuple[bytes, str]:
-    request = speech_request(state, body)
-    plan = state.synthesizer.plan(request)
-    async with state.queue(plan.engine.name).turn():
-        result = await state.synthesizer.synthesize(request)
-    audio = change_speed(result.audio, body.speed)
-    return encode_audio(audio, result.sample_rate, body.response_format), SPEECH_FORMATS[body.response_format]
+def _rerun(state: ServerState, generation: Generation, seed: int | None) -> Resolved:
+    """The request a stored generation was made with (its profile as it is now)."""
+    options = json.loads(generation.options or "{}")
+    voice = str(options.get("voice") or generation.voice or "")
+    body = GenerateBody(
+        text=generation.text, profile_id=generation.profile_id,
+        model=options.get("model") or generation.model_name,
+        voice=voice.removeprefix("preset:") if voice.startswith("preset:") and not generation.profile_id else None,
+        language=generation.language, seed=seed, instruct=generation.instruct,
+        max_chunk_chars=options.get("max_chunk_chars"), crossfade_ms=options.get("crossfade_ms"),
+        normalize=options.get("normalize"))
+    return request_of(state, body)
 
 
-async def speech_sse(state: ServerState, body: SpeechBody) -> AsyncIterator[str]:
-    """OpenAI's ``stream_format=sse``: base64 PCM deltas, then a done event."""
-    request = speech_request(state, body)
-    stream, _rate = await stream_wav(state, request, with_header=False, speed=body.speed)
+def retry(state: ServerState, generation_id: str) -> dict[str, Any]:
+    """Run a failed generation again with the same parameters (and seed)."""
+    with state.sessions() as session:
+        generation = _get(session, generation_id)
+        if generation.status != "failed":
+            raise ConflictError(f"generation {generation_id!r} is {generation.status}; only failed "
+                                "generations can be retried")
+        resolved = _rerun(state, generation, generation.seed)
+        ticket = _admit(state, resolved)
+        generation.status, generation.error = _first_status(state, resolved.model), None
+        generation.audio_path, generation.duration = "", 0.0
+        session.commit()
+        answer = row(generation)
+    _launch(state, generation_id, resolved, ticket, replace=False)
+    return answer
 
-    async def events() -> AsyncIterator[str]:
-        async for pcm in stream:
-            payload = {"type": "speech.audio.delta", "audio": base64.b64encode(pcm).decode()}
-            yield f"data: {json.dumps(payload)}\n\n"
-        yield f"data: {json.dumps({'type': 'speech.audio.done'})}\n\n"
 
-    return events()
+def regenerate(state: ServerState, generation_id: str) -> dict[str, Any]:
+    """Speak a completed generation again with a new seed; the new take replaces the old."""
+    with state.sessions() as session:
+        generation = _get(session, generation_id)
+        if generation.status != "completed":
+            raise ConflictError(f"generation {generation_id!r} is {generation.status}; only "
+                                "completed generations can be regenerated")
+        resolved = _rerun(state, generation, None)
+        ticket = _admit(state, resolved)
+        generation.status, generation.error, generation.seed = "generating", None, None
+        session.commit()
+        answer = row(generation)
+    _launch(state, generation_id, resolved, ticket, replace=True)
+    return answer
+
+
+def cancel(state: ServerState, generation_id: str) -> dict[str, str]:
+    with state.sessions() as session:
+        generation = _get(session, generation_id)
+        active = generation.status in ACTIVE
+    job = state.jobs.get(generation_id)
+    if job is None:
+        if not active:
+            raise ConflictError(f"generation {generation_id!r} is {generation.status}; only queued "
+                                "or running generations can be cancelled")
+        _set(state, generation_id, status="failed", error="generation cancelled")
+        return {"message": "Orphaned generation cleared"}
+    if not job.running and job.task is not None:
+        job.task.cancel()
+        return {"message": "Queued generation cancelled"}
+    job.stop_requested = True
+    return {"message": "Generation cancellation requested"}
+
+
+def stop_job(state: ServerState, generation_id: str) -> None:
+    job = state.jobs.get(generation_id)
+    if job is not None:
+        job.stop_requested = True
+        if not job.running and job.task is not None:
+            job.task.cancel()
+
+
+async def status_events(state: ServerState, generation_id: str) -> AsyncIterator[str]:
+    """Voicebox's status SSE: ``{id, status, duration, error, source}`` on every change, until
+    ``completed`` or ``failed`` (or ``not_found``). Woken by the job itself, not by polling."""
+    changed = asyncio.Event()
+    state.watchers.setdefault(generation_id, set()).add(changed)
+    last: tuple[Any, ...] | None = None
+    try:
+        while True:
+            changed.clear()
+            with state.sessions() as session:
+                generation = session.get(Generation, generation_id)
+                if generation is None:
+                    yield f"data: {json.dumps({'id': generation_id, 'status': 'not_found'})}\n\n"
+                    return
+                done = generation.status == "completed"
+                payload = {"id": generation.id, "status": generation.status,
+                           "duration": round(generation.duration, 3) if done else None,
+                           "error": generation.error, "source": generation.source}
+            finished = generation.status in ("completed", "failed") and generation_id not in state.jobs
+            current = tuple(payload.values())
+            if current != last or finished:
+                yield f"data: {json.dumps(payload)}\n\n"
+                last = current
+            if finished:
+                return
+            try:
+                await asyncio.wait_for(changed.wait(), timeout=15)
+            except TimeoutError:
+                yield ": keep-alive\n\n"
+    finally:
+        listeners = state.watchers.get(generation_id, set())
+        listeners.discard(changed)
+        if not listeners:
+            state.watchers.pop(generation_id, None)
+
+
+def profile_names(session: Any, ids: set[str]) -> dict[str, str]:
+    if not ids:
+        return {}
+    return dict(session.execute(select(Profile.id, Profile.name).where(Profile.id.in_(ids))).all())

@@ -1,12 +1,17 @@
-"""A downloadable engine for the server's download/progress tests: weights are a pitch."""
+"""A downloadable engine for the server's download/progress tests: weights are a pitch.
+
+The preset voice ``slow`` spends ``HUBTEST_SLOW_SECONDS`` (default 1) in a worker thread per
+chunk, as a real engine does: what the cancellation, queue and restart tests need.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import os
+import time
 
 import numpy as np
-
 import voicebox_core as vb
 from voicebox_core.runtime import as_mono_float32, ensure_model
 
@@ -25,7 +30,8 @@ MISSING = vb.ModelConfig(
 def voicebox_register_engines(register):  # type: ignore[no-untyped-def]
     register(vb.EngineInfo(
         name="hubtest", display_name="Hub test", backend="voicebox_test_hubtest:HubBackend",
-        voice_kinds=("preset",), preset_voices=(vb.PresetVoice("tone", "Tone", "en"),),
+        voice_kinds=("preset",),
+        preset_voices=(vb.PresetVoice("tone", "Tone", "en"), vb.PresetVoice("slow", "Slow tone", "en")),
         default_voice="tone", models=(MODEL, MISSING)))
 
 
@@ -56,5 +62,7 @@ class HubBackend:
         raise vb.InvalidRequestError("hubtest has preset voices only")
 
     async def generate(self, text, voice_prompt, language="en", seed=None, instruct=None):  # type: ignore[no-untyped-def]
+        if voice_prompt.get("preset_voice_id") == "slow":
+            await asyncio.to_thread(time.sleep, float(os.environ.get("HUBTEST_SLOW_SECONDS", "1")))
         t = np.arange(int(16000 * 0.1 * max(1, len(text.split())))) / 16000
         return as_mono_float32(0.3 * np.sin(2 * np.pi * float(self.pitch or 200) * t)), 16000
