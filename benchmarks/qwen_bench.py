@@ -49,7 +49,6 @@ def main() -> None:
     print(f"import qwen_tts (torch, transformers, librosa...): {time.perf_counter() - started:.2f} s")
 
     from qwen_tiny import build_checkpoint, build_shared
-
     from voicebox_core.testing import write_reference_clip
     from voicebox_engine_qwen import backend as qb
     from voicebox_engine_qwen.plugin import MODELS

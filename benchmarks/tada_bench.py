@@ -53,7 +53,6 @@ def model_figures() -> dict[str, float]:
     try:
         started = time.perf_counter()
         import torch  # noqa: F401, PLC0415 - timed: the first import is most of a cold start
-
         from tiny_tada import build  # noqa: PLC0415 - after the env is set
         from voicebox_engine_tada.backend import import_tada  # noqa: PLC0415
 

@@ -88,29 +88,34 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def test_server_answers_engines_and_speech(frozen: Path, clean_env: dict[str, str], tmp_path: Path) -> None:
+def test_sidecar_launch_serves_and_stops_with_its_parent(frozen: Path, clean_env: dict[str, str],
+                                                          tmp_path: Path) -> None:
+    """Launched as the Voicebox app launches its sidecar; ready when uvicorn says so."""
+    parent = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
     port = _free_port()
-    server = subprocess.Popen([str(frozen / "voicebox"), "serve", "--port", str(port),
-                               "--data-dir", str(tmp_path / "srv")], env=clean_env,
+    server = subprocess.Popen([str(frozen / "voicebox"), "--data-dir", str(tmp_path / "srv"),
+                               "--port", str(port), "--parent-pid", str(parent.pid)], env=clean_env,
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{base}/health", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert server.poll() is None, server.stdout.read() if server.stdout else ""
-            assert time.monotonic() < deadline, "server did not answer /health in 60 s"
-            time.sleep(0.3)
+        assert server.stdout is not None
+        seen = []
+        deadline = time.monotonic() + 120
+        while not any("Application startup complete" in line for line in seen):
+            line = server.stdout.readline()
+            assert line or server.poll() is None, "".join(seen)
+            seen.append(line)
+            assert time.monotonic() < deadline, "no ready line in 120 s:\n" + "".join(seen)
+        assert httpx.get(f"{base}/health", timeout=10).json()["status"] == "healthy"
         engines = httpx.get(f"{base}/engines", timeout=10).json()
         assert "piper" in str(engines)
         speech = httpx.post(f"{base}/v1/audio/speech", timeout=120,
                             json={"model": "piper", "input": SENTENCE, "response_format": "wav"})
         assert speech.status_code == 200, speech.text
         assert speech.content[:4] == b"RIFF"
+        parent.kill()
+        assert server.wait(timeout=30) == 0
     finally:
-        server.terminate()
-        server.wait(timeout=30)
+        parent.kill()
+        if server.poll() is None:
+            server.kill()

@@ -20,7 +20,6 @@ from pathlib import Path
 import httpx
 import pytest
 from fastapi.testclient import TestClient
-
 from voicebox_core.server import create_app
 from voicebox_core.testing import write_reference_clip
 

@@ -11,10 +11,23 @@ import numpy as np
 import pytest
 import soundfile as sf
 from fastapi.testclient import TestClient
-
 from voicebox_core.server import create_app
 
 REFERENCE = "reference"
+
+
+def finished(client: TestClient, generation_id: str) -> dict:
+    """Read the status stream to its end, as the Voicebox app does; return the history row."""
+    with client.stream("GET", f"/generate/{generation_id}/status") as events:
+        statuses = [json.loads(line[6:])["status"] for line in events.iter_lines() if line.startswith("data: ")]
+    assert statuses[-1] in ("completed", "failed"), statuses
+    return client.get(f"/history/{generation_id}").json()
+
+
+def generate(client: TestClient, **body: object) -> dict:
+    response = client.post("/generate", json=body)
+    assert response.status_code == 200, response.text
+    return finished(client, response.json()["id"])
 
 
 def wav_bytes(audio: np.ndarray, rate: int = 24000) -> bytes:
@@ -27,7 +40,9 @@ def wav_bytes(audio: np.ndarray, rate: int = 24000) -> bytes:
 
 
 def test_health_and_engines_come_from_metadata(client: TestClient) -> None:
-    assert client.get("/health").json()["status"] == "ok"
+    health = client.get("/health").json()
+    assert health["status"] == "healthy" and health["model_loaded"] is False
+    assert isinstance(health["gpu_available"], bool)
     body = client.get("/engines").json()
     engine = next(e for e in body["engines"] if e["name"] == REFERENCE)
     assert engine["distribution"] == "voicebox-test-reference"
@@ -40,7 +55,10 @@ def test_health_and_engines_come_from_metadata(client: TestClient) -> None:
 
 def test_presets_per_engine(client: TestClient) -> None:
     presets = client.get(f"/profiles/presets/{REFERENCE}").json()
-    assert [p["voice_id"] for p in presets][:3] == ["low", "high", "alto"]
+    assert presets["engine"] == REFERENCE
+    assert [p["voice_id"] for p in presets["voices"]][:3] == ["low", "high", "alto"]
+    assert presets["voices"][0] == {"voice_id": "low", "name": "Low buzz", "gender": "male",
+                                    "language": "en", "languages": ["en"], "models": []}
     assert client.get("/profiles/presets/nope").status_code == 404
 
 
@@ -48,7 +66,7 @@ def test_presets_per_engine(client: TestClient) -> None:
 
 
 def test_model_status_load_unload_keep_the_size(client: TestClient) -> None:
-    status = {m["model_name"]: m for m in client.get("/models/status").json()}
+    status = {m["model_name"]: m for m in client.get("/models/status").json()["models"]}
     assert status["reference-24k"]["model_size"] == "24k" and status["reference-24k"]["downloaded"]
     loaded = client.post("/models/reference-24k/load").json()
     assert loaded["loaded"] and loaded["model_size"] == "24k"
@@ -60,7 +78,7 @@ def test_model_status_load_unload_keep_the_size(client: TestClient) -> None:
 def test_bundled_model_download_is_complete_and_delete_is_refused(client: TestClient) -> None:
     assert client.post("/models/download", json={"model_name": "reference-16k"}).json()["status"] == "complete"
     events = client.get("/models/progress/reference-16k").text
-    assert json.loads(events.split("data: ")[1])["status"] == "complete"
+    assert json.loads(events.split("data: ")[1])["status"] == "complete"  # fresh: replayed
     assert client.delete("/models/reference-16k").status_code == 409
 
 
@@ -96,7 +114,7 @@ def test_lru_keeps_at_most_max_loaded_models(tmp_path: Path, monkeypatch: pytest
         assert client.post("/models/hubtest-tiny/load").json()["loaded"]
         assert client.get("/health").json()["loaded_models"] == ["hubtest-tiny"]
         assert not client.app.state.voicebox.registry.backend(REFERENCE).is_loaded()
-        client.post("/generate", json={"text": "hi", "engine": REFERENCE})  # reloads, evicts
+        generate(client, text="hi", engine=REFERENCE)  # reloads, evicts
         assert client.get("/health").json()["loaded_models"] == ["reference-16k"]
 
 
@@ -107,17 +125,21 @@ def test_profile_crud_and_samples(client: TestClient, clip: Path) -> None:
     created = client.post("/profiles", json={"name": "Ada", "language": "en"})
     assert created.status_code == 201
     profile = created.json()
+    assert profile["sample_count"] == 0 and profile["generation_count"] == 0
+    assert profile["updated_at"].endswith("+00:00") and profile["effects_chain"] is None
     assert client.post("/profiles", json={"name": "Ada"}).status_code == 409
     upload = client.post(f"/profiles/{profile['id']}/samples", data={"reference_text": "a buzz"},
                          files={"file": ("ref.wav", clip.read_bytes(), "audio/wav")})
     assert upload.status_code == 201 and upload.json()["duration"] == pytest.approx(3.0, abs=0.01)
+    assert upload.json()["audio_path"].startswith("samples/")
     assert len(client.get(f"/profiles/{profile['id']}/samples").json()) == 1
     renamed = client.put(f"/profiles/{profile['id']}", json={"name": "Ada L."}).json()
-    assert renamed["name"] == "Ada L." and len(renamed["samples"]) == 1
+    assert renamed["name"] == "Ada L." and renamed["sample_count"] == 1
     assert [p["name"] for p in client.get("/profiles").json()] == ["Ada L."]
     sample_id = renamed["samples"][0]["id"]
-    assert client.delete(f"/profiles/{profile['id']}/samples/{sample_id}").status_code == 204
-    assert client.delete(f"/profiles/{profile['id']}").status_code == 204
+    assert client.get(f"/samples/{sample_id}").content[:4] == b"RIFF"
+    assert client.delete(f"/profiles/{profile['id']}/samples/{sample_id}").json()["message"]
+    assert client.delete(f"/profiles/{profile['id']}").json()["message"]
     assert client.get(f"/profiles/{profile['id']}").status_code == 404
 
 
@@ -165,42 +187,52 @@ def test_preset_and_designed_profiles_are_validated(client: TestClient) -> None:
     ok = client.post("/profiles", json={"name": "Low", "voice_type": "preset",
                                         "preset_engine": REFERENCE, "preset_voice_id": "low"})
     assert ok.status_code == 201
+    assert ok.json()["default_engine"] == REFERENCE and ok.json()["language"] == "en"
     bad = client.post("/profiles", json={"name": "X", "voice_type": "preset",
                                          "preset_engine": REFERENCE, "preset_voice_id": "nope"})
     assert bad.status_code == 404 and "its voices: alto, bright, high, low" in bad.json()["detail"]
     assert client.post("/profiles", json={"name": "D", "voice_type": "designed"}).status_code == 422
+    # the reference engine has no designed voices: a default_engine that cannot speak it is refused
+    designed = client.post("/profiles", json={"name": "D", "voice_type": "designed",
+                                              "design_prompt": "calm", "default_engine": REFERENCE})
+    assert designed.status_code == 422 and "not designed" in designed.json()["detail"]
 
 
 # -- generation ----------------------------------------------------------------------------
 
 
 def test_generate_stores_row_and_audio(client: TestClient) -> None:
-    generated = client.post("/generate", json={"text": "Hello there.", "engine": REFERENCE,
-                                               "voice": "high", "seed": 3}).json()
-    assert generated["model_name"] == "reference-16k" and generated["voice"] == "preset:high"
+    started = client.post("/generate", json={"text": "Hello there.", "engine": REFERENCE,
+                                             "voice": "high", "seed": 3})
+    assert started.status_code == 200 and started.json()["status"] in ("loading_model", "generating")
+    generated = finished(client, started.json()["id"])
+    assert generated["status"] == "completed" and generated["model_name"] == "reference-16k"
+    assert generated["voice"] == "preset:high" and generated["profile_name"]
     audio = client.get(generated["audio_url"])
     assert audio.status_code == 200 and audio.headers["content-type"] == "audio/wav"
     data, rate = sf.read(io.BytesIO(audio.content))
     assert rate == 16000 and len(data) == round(generated["duration"] * rate)
     history = client.get("/history").json()
-    assert [h["id"] for h in history] == [generated["id"]]
-    assert client.delete(f"/history/{generated['id']}").status_code == 204
+    assert [h["id"] for h in history["items"]] == [generated["id"]] and history["total"] == 1
+    assert client.delete(f"/history/{generated['id']}").json()["message"]
     assert client.get(generated["audio_url"]).status_code == 404
 
 
 def test_generate_from_profiles(client: TestClient, clip: Path) -> None:
     preset = client.post("/profiles", json={"name": "Alto", "voice_type": "preset",
                                             "preset_engine": REFERENCE, "preset_voice_id": "alto"}).json()
-    out = client.post("/generate", json={"text": "Guten Tag", "profile_id": preset["id"]}).json()
-    assert out["language"] == "de" and out["profile_id"] == preset["id"]
+    out = generate(client, text="Guten Tag", profile_id=preset["id"])
+    assert out["language"] == "de" and out["profile_id"] == preset["id"] and out["profile_name"] == "Alto"
     cloned = client.post("/profiles", json={"name": "Me", "default_model": "reference-24k"}).json()
     assert client.post("/generate", json={"text": "Hi", "profile_id": cloned["id"]}).status_code == 422
     for _ in range(2):  # two samples: the multi-sample path
         client.post(f"/profiles/{cloned['id']}/samples", data={"reference_text": "buzz"},
                     files={"file": ("r.wav", clip.read_bytes(), "audio/wav")})
-    out = client.post("/generate", json={"text": "Cloned words", "profile_id": cloned["id"]}).json()
+    out = generate(client, text="Cloned words", profile_id=cloned["id"])
     assert out["model_name"] == "reference-24k" and out["voice"] == "cloned:2 sample(s)"
-    assert [h["id"] for h in client.get(f"/history?profile_id={cloned['id']}").json()] == [out["id"]]
+    listed = client.get(f"/history?profile_id={cloned['id']}").json()
+    assert [h["id"] for h in listed["items"]] == [out["id"]]
+    assert client.get(f"/profiles/{cloned['id']}").json()["generation_count"] == 1
 
 
 @pytest.mark.parametrize(("body", "status", "needle"), [
@@ -209,12 +241,15 @@ def test_generate_from_profiles(client: TestClient, clip: Path) -> None:
     ({"text": "hi", "engine": REFERENCE, "voice": "nope"}, 404, "unknown voice 'nope'"),
     ({"text": "hi", "profile_id": "nope"}, 404, "no profile with id 'nope'"),
     ({"text": "hi", "engine": REFERENCE, "language": "fr"}, 422, "choose one of: de, en"),
-    ({"text": "", "engine": REFERENCE}, 422, "text is empty"),
+    ({"text": "", "engine": REFERENCE}, 422, "text: String should have at least 1 character"),
     ({"text": "?!", "engine": REFERENCE}, 422, "no letters or digits"),
-    ({"text": "hi", "engine": REFERENCE, "seed": -1}, 422, "seed -1 is out of range"),
-    ({"text": "hi", "engine": REFERENCE, "seed": 2**40}, 422, "out of range"),
+    ({"text": "hi", "engine": REFERENCE, "seed": -1}, 422, "seed: Input should be greater than"),
+    ({"text": "hi", "engine": REFERENCE, "seed": 2**40}, 422, "seed: Input should be less than"),
     ({"text": "hi", "engine": REFERENCE, "instruct": "whisper"}, 422, "does not take an instruct"),
-    ({"text": "hi"}, 422, "give 'profile_id', 'model' or 'engine'"),
+    ({"text": "hi"}, 422, "give 'engine'"),
+    ({"text": "hi", "engine": REFERENCE, "model_size": "9B"}, 422, "its sizes: default, 24k"),
+    ({"text": "hi", "engine": REFERENCE, "personality": True}, 422, "personality rewriting"),
+    ({"text": "hi", "engine": REFERENCE, "effects_chain": [{"type": "reverb"}]}, 422, "effects chains"),
     ({"text": "hi", "engine": REFERENCE, "surprise": 1}, 422, "surprise: Extra inputs"),
     ({"engine": REFERENCE}, 422, "text: Field required"),
 ])
@@ -222,7 +257,7 @@ def test_bad_generation_requests_are_4xx_and_store_nothing(client: TestClient, b
                                                            needle: str) -> None:
     response = client.post("/generate", json=body)
     assert response.status_code == status and needle in response.json()["detail"], response.text
-    assert client.get("/history").json() == []
+    assert client.get("/history").json() == {"items": [], "total": 0}
     assert list(client.app.state.voicebox.audio_dir.iterdir()) == []
 
 
@@ -231,6 +266,8 @@ def test_over_limit_text_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     with TestClient(create_app(tmp_path)) as client:
         response = client.post("/generate", json={"text": "word " * 20, "engine": REFERENCE})
         assert response.status_code == 422 and "VOICEBOX_MAX_TEXT_CHARS" in response.json()["detail"]
+        response = client.post("/generate/stream", json={"text": "word " * 20, "engine": REFERENCE})
+        assert response.status_code == 422 and "VOICEBOX_MAX_TEXT_CHARS" in response.json()["detail"]
 
 
 def test_stream_is_a_wav_of_every_chunk(client: TestClient) -> None:
@@ -238,17 +275,20 @@ def test_stream_is_a_wav_of_every_chunk(client: TestClient) -> None:
     response = client.post("/generate/stream", json={"text": text, "engine": REFERENCE, "seed": 1})
     assert response.status_code == 200 and response.content[:4] == b"RIFF"
     pcm = np.frombuffer(response.content[44:], dtype="<i2")
-    whole = client.post("/generate", json={"text": text, "engine": REFERENCE, "seed": 1}).json()
+    whole = generate(client, text=text, engine=REFERENCE, seed=1)
     assert abs(len(pcm) / 16000 - whole["duration"]) < 0.5  # the same speech, not a prefix
     assert client.post("/generate/stream", json={"text": "", "engine": REFERENCE}).status_code == 422
+    assert client.post("/generate/stream", json={"text": "?", "engine": REFERENCE}).status_code == 422
 
 
 def test_full_queue_answers_503_with_retry_after(client: TestClient) -> None:
     queue = client.app.state.voicebox.queue(REFERENCE)
     queue.waiting = queue.limit
-    response = client.post("/generate", json={"text": "hi", "engine": REFERENCE})
-    assert response.status_code == 503 and response.headers["retry-after"] == "5"
-    assert "VOICEBOX_MAX_QUEUE" in response.json()["detail"]
+    for route in ("/generate", "/generate/stream"):
+        response = client.post(route, json={"text": "hi", "engine": REFERENCE})
+        assert response.status_code == 503 and response.headers["retry-after"] == "5"
+        assert "VOICEBOX_MAX_QUEUE" in response.json()["detail"]
+    assert client.get("/history").json()["total"] == 0
     queue.waiting = 0
 
 
@@ -322,10 +362,16 @@ def test_bearer_token(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         assert client.get("/engines", headers={"Authorization": "Bearer s3cret"}).status_code == 200
 
 
-def test_cors_is_off_unless_configured(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_cors_allows_the_app_and_configured_origins(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     headers = {"Origin": "http://app.example", "Access-Control-Request-Method": "GET"}
     with TestClient(create_app(tmp_path / "a")) as client:
         assert "access-control-allow-origin" not in client.options("/engines", headers=headers).headers
+        for origin in ("tauri://localhost", "http://tauri.localhost", "https://tauri.localhost",
+                       "http://localhost:5173"):
+            preflight = client.options("/profiles", headers={
+                "Origin": origin, "Access-Control-Request-Method": "POST",
+                "Access-Control-Request-Headers": "content-type"})
+            assert preflight.status_code == 200 and preflight.headers["access-control-allow-origin"] == origin
     monkeypatch.setenv("VOICEBOX_CORS_ORIGINS", "http://app.example")
     with TestClient(create_app(tmp_path / "b")) as client:
         allowed = client.options("/engines", headers=headers).headers

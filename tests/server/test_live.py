@@ -8,7 +8,6 @@ from pathlib import Path
 import httpx
 import openai
 import pytest
-
 from conftest import HUB_FILES, LiveServers
 
 
@@ -38,20 +37,22 @@ def test_profiles_and_history_survive_a_restart(live: LiveServers, tmp_path: Pat
                files={"file": ("r.wav", clip.read_bytes(), "audio/wav")}).raise_for_status()
     made = httpx.post(f"{base}/generate", timeout=60, json={
         "text": "Remember me.", "profile_id": profile["id"], "engine": "reference"}).json()
-    audio = httpx.get(f"{base}{made['audio_url']}").content
+    with httpx.stream("GET", f"{base}/generate/{made['id']}/status", timeout=60) as events:
+        assert [line for line in events.iter_lines() if "completed" in line]
+    audio = httpx.get(f"{base}/audio/{made['id']}").content
     live.stop(base)
 
     again = live.start(data_dir)
     kept = httpx.get(f"{again}/profiles/{profile['id']}").json()
     assert kept["name"] == "Keeper" and len(kept["samples"]) == 1
-    assert [h["id"] for h in httpx.get(f"{again}/history").json()] == [made["id"]]
-    assert httpx.get(f"{again}{made['audio_url']}").content == audio
+    assert [h["id"] for h in httpx.get(f"{again}/history").json()["items"]] == [made["id"]]
+    assert httpx.get(f"{again}/audio/{made['id']}").content == audio
 
 
 def test_download_reports_real_byte_progress_over_sse(live: LiveServers, fake_hub: str, tmp_path: Path) -> None:
     base = live.start(HF_ENDPOINT=fake_hub, HF_HUB_OFFLINE="0", HF_HUB_CACHE=str(tmp_path / "hub"),
                       HF_HUB_DISABLE_XET="1")
-    before = {m["model_name"]: m for m in httpx.get(f"{base}/models/status").json()}
+    before = {m["model_name"]: m for m in httpx.get(f"{base}/models/status").json()["models"]}
     assert not before["hubtest-tiny"]["downloaded"]
     started = httpx.post(f"{base}/models/download", json={"model_name": "hubtest-tiny"}).json()
     assert started["status"] in ("downloading", "complete")
@@ -65,7 +66,7 @@ def test_download_reports_real_byte_progress_over_sse(live: LiveServers, fake_hu
     assert events[-1]["current"] == events[-1]["total"] == total
     partial = [e for e in events if e["status"] == "downloading" and 0 < e["current"] < total]
     assert partial, "no intermediate byte progress was reported"
-    after = {m["model_name"]: m for m in httpx.get(f"{base}/models/status").json()}
+    after = {m["model_name"]: m for m in httpx.get(f"{base}/models/status").json()["models"]}
     assert after["hubtest-tiny"]["downloaded"] and after["hubtest-tiny"]["size_on_disk_mb"] > 0.2
     speech = httpx.post(f"{base}/v1/audio/speech", timeout=60, json={
         "model": "hubtest", "input": "Downloaded and speaking.", "response_format": "wav"})
@@ -84,6 +85,10 @@ def test_a_failed_download_is_reported_not_lost(live: LiveServers, fake_hub: str
 
 def test_offline_load_of_a_missing_model_is_a_clear_409(live: LiveServers, tmp_path: Path) -> None:
     base = live.start(HF_HUB_OFFLINE="1", HF_HUB_CACHE=str(tmp_path / "empty"))
-    response = httpx.post(f"{base}/generate", timeout=60, json={"text": "hi", "model": "hubtest-tiny"})
+    response = httpx.post(f"{base}/models/hubtest-tiny/load", timeout=60)
     assert response.status_code == 409
     assert "voicebox models download hubtest-tiny" in response.json()["detail"]
+    for route in ("/generate", "/generate/stream"):
+        refused = httpx.post(f"{base}{route}", timeout=60, json={"text": "hi", "model": "hubtest-tiny"})
+        assert refused.status_code == 409 and "network is off" in refused.json()["detail"]
+    assert httpx.get(f"{base}/history").json()["total"] == 0

@@ -7,7 +7,6 @@ from pathlib import Path
 import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
-
 from voicebox_core.server import create_app
 
 _app = create_app(Path(__import__("tempfile").mkdtemp(prefix="voicebox-schema-")))
