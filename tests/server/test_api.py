@@ -382,3 +382,12 @@ def test_history_paging_is_bounded(client: TestClient) -> None:
     """Found by schemathesis: an offset beyond SQLite's integers was a 500."""
     response = client.get("/history?limit=1&offset=9223372036854775808")
     assert response.status_code == 422 and "offset" in response.json()["detail"]
+
+
+def test_engines_deep_reports_each_engine_s_model_library(client: TestClient) -> None:
+    plain = client.get("/engines").json()
+    assert "health" not in plain["engines"][0]
+    deep = client.get("/engines?deep=true").json()
+    health = {e["name"]: e["health"] for e in deep["engines"]}
+    assert health["reference"]["ok"] is True and health["reference"]["stage"] == ""
+    assert set(health) == {e["name"] for e in plain["engines"]}

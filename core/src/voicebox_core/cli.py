@@ -93,11 +93,35 @@ def cmd_engines_list(args: argparse.Namespace) -> int:
 
 
 def cmd_engines_doctor(args: argparse.Namespace) -> int:
+    """Plugins that failed to load, requirements the installed versions break (metadata
+    only), and with ``--deep`` each engine's model library imported in a child process."""
+    from voicebox_core.doctor import deep_check, requirement_problems
+
     registry = _registry()
-    print(f"{len(registry.plugins)} plugin(s) loaded, {len(registry.failures)} failed.")
+    problems = {p.distribution: requirement_problems(p.distribution) for p in registry.plugins}
+    health = deep_check(registry) if args.deep else []
+    broken = bool(registry.failures) or any(problems.values()) or any(not h.ok for h in health)
+    if args.json:
+        print(json.dumps({
+            "plugins": [{"plugin": p.name, "distribution": p.distribution, "version": p.version,
+                         "engines": list(p.engines), "load_ms": round(p.load_seconds * 1000, 1),
+                         "requirement_problems": [str(x) for x in problems[p.distribution]]}
+                        for p in registry.plugins],
+            "failed": _failure_rows(registry),
+            "engines": [h.as_dict() for h in health] if args.deep else None,
+        }, indent=2))
+        return 1 if broken else 0
+    print(f"{len(registry.plugins)} plugin(s) loaded, {len(registry.failures)} failed"
+          + (f"; {sum(1 for p in problems.values() if p)} with broken requirements" if any(problems.values()) else "")
+          + ".")
     for plugin in registry.plugins:
-        print(f"OK    {plugin.name} ({plugin.distribution} {plugin.version}): "
+        found = problems[plugin.distribution]
+        state = "BROKEN" if found else "OK    "
+        print(f"{state}{plugin.name} ({plugin.distribution} {plugin.version}): "
               f"{', '.join(plugin.engines)} in {plugin.load_seconds * 1000:.1f} ms")
+        for problem in found:
+            print(f"  requirement: {problem}")
+            print(f"  fix:         {problem.fix}")
     for failure in registry.failures:
         print(f"\nFAIL  {failure.name} ({failure.distribution} {failure.version})")
         print(f"  stage: {failure.stage}")
@@ -105,7 +129,25 @@ def cmd_engines_doctor(args: argparse.Namespace) -> int:
         print(f"  fix:   {failure.hint}")
         if failure.traceback:
             print("  traceback:\n    " + failure.traceback.rstrip().replace("\n", "\n    "))
-    return 1 if registry.failures else 0
+    if args.deep:
+        print("\nDeep check (each engine's model library imported in a child process):")
+        for item in health:
+            print(f"{'ok  ' if item.ok else 'FAIL'}  {item.engine} ({item.distribution}) in {item.seconds:.1f} s")
+            if not item.ok:
+                print(f"  {item.stage}: {item.error}")
+                print(f"  fix: {item.fix}")
+    elif not registry.failures:
+        print("Metadata only; `voicebox engines doctor --deep` also imports each engine's model library.")
+    return 1 if broken else 0
+
+
+def cmd_engines_probe(args: argparse.Namespace) -> int:
+    """One engine's deep check, in this process (the doctor runs it in a child)."""
+    from voicebox_core.doctor import probe
+
+    result = probe(args.engine)
+    print(json.dumps(result))
+    return 0 if result["ok"] else 1
 
 
 # -- models ------------------------------------------------------------------------------
@@ -254,8 +296,14 @@ def build_parser() -> argparse.ArgumentParser:
     listing = engines_sub.add_parser("list", help="engines, models, voices, load times")
     listing.add_argument("--json", action="store_true", help="machine-readable output")
     listing.set_defaults(handler=cmd_engines_list)
-    engines_sub.add_parser("doctor", help="failed plugins, their errors and fixes").set_defaults(
-        handler=cmd_engines_doctor)
+    doctor = engines_sub.add_parser("doctor", help="failed plugins, broken requirements, their fixes")
+    doctor.add_argument("--deep", action="store_true",
+                        help="also import each engine's model library in a child process")
+    doctor.add_argument("--json", action="store_true", help="machine-readable output")
+    doctor.set_defaults(handler=cmd_engines_doctor)
+    probe = engines_sub.add_parser("probe", help=argparse.SUPPRESS)
+    probe.add_argument("engine")
+    probe.set_defaults(handler=cmd_engines_probe)
 
     models = sub.add_parser("models", help="list, download or delete model files")
     models_sub = models.add_subparsers(dest="action", required=True, metavar="ACTION")
@@ -307,10 +355,24 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def run_startup_scripts() -> None:
+    """``VOICEBOX_STARTUP_SCRIPTS``: Python files run before any engine loads (a workaround
+    or a test fixture in a frozen app, where there is no ``sitecustomize``)."""
+    import runpy
+
+    for script in os.environ.get("VOICEBOX_STARTUP_SCRIPTS", "").split(os.pathsep):
+        if not script.strip():
+            continue
+        if not Path(script).is_file():
+            raise UsageError(f"VOICEBOX_STARTUP_SCRIPTS names {script!r}, which is not a file")
+        runpy.run_path(script, run_name="__voicebox_startup__")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(sidecar_argv(sys.argv[1:] if argv is None else argv))
     try:
+        run_startup_scripts()
         return int(args.handler(args))
     except VoiceboxError as exc:
         print(f"voicebox: error: {exc}", file=sys.stderr)

@@ -118,6 +118,11 @@ class EngineInfo:
     #: Reference clip limits for cloned voices, in seconds.
     reference_seconds: tuple[float, float] = (2.0, 30.0)
     homepage: str = ""
+    #: ``"module:function"`` run by ``voicebox engines doctor --deep`` in a child process: the
+    #: cheapest real use of the model library (import it as the backend does, check a
+    #: version). It raises when the installation is broken. Empty: the doctor imports the
+    #: backend's module only.
+    check: str = ""
 
     @property
     def default_model(self) -> ModelConfig:
@@ -149,6 +154,8 @@ def validate_engine(info: object) -> list[str]:
         problems.append(f"{where}: field 'display_name' is empty")
     if ":" not in info.backend:
         problems.append(f"{where}: field 'backend' must be 'module:attribute', got {info.backend!r}")
+    if info.check and ":" not in info.check:
+        problems.append(f"{where}: field 'check' must be 'module:function', got {info.check!r}")
     bad_kinds = [k for k in info.voice_kinds if k not in VOICE_KINDS]
     if not info.voice_kinds or bad_kinds:
         problems.append(f"{where}: field 'voice_kinds' must be a non-empty subset of {VOICE_KINDS}")

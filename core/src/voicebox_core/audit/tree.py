@@ -140,8 +140,14 @@ def _satisfied(requirement: Requirement, version: str) -> bool:
 
 
 def walk(distribution: str, path: Sequence[str] | None = None,
-         skip: Iterable[str] = ()) -> RequirementTree:
-    """The installed requirement tree of ``distribution``; ``skip`` names are not descended into."""
+         skip: Iterable[str] = (), root_extras: Iterable[str] = (),
+         installed_extras: bool = True) -> RequirementTree:
+    """The installed requirement tree of ``distribution``; ``skip`` names are not descended into.
+
+    ``root_extras`` are followed on the root; ``installed_extras`` also follows every extra
+    whose packages are all installed (the audit's view). Without it only extras some
+    requirement asks for are followed (the doctor's view: what must hold for the engine).
+    """
     index = installed_distributions(path)
     root_name = canonicalize_name(distribution)
     if root_name not in index:
@@ -154,7 +160,7 @@ def walk(distribution: str, path: Sequence[str] | None = None,
     conflicts: list[Conflict] = []
     missing: list[tuple[str, str]] = []
     skipped: dict[str, list[str]] = {}
-    queue: deque[tuple[str, set[str], str | None, int]] = deque([(root_name, set(), None, 0)])
+    queue: deque[tuple[str, set[str], str | None, int]] = deque([(root_name, set(root_extras), None, 0)])
     while queue:
         name, extras, parent, depth = queue.popleft()
         dist = index[name]
@@ -163,7 +169,8 @@ def walk(distribution: str, path: Sequence[str] | None = None,
         if node is None:
             node = nodes[name] = Node(name, dist.version, dist, depth=depth)
             requirements = _requirements(dist)
-            extras = extras | _installed_extras(name, dist, requirements, index)
+            if installed_extras:
+                extras = extras | _installed_extras(name, dist, requirements, index)
             new_extras = {""} | extras
         else:
             requirements = _requirements(dist)

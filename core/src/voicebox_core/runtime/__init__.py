@@ -31,6 +31,7 @@ from voicebox_core.runtime.download import (
     local_override,
     model_disk_bytes,
 )
+from voicebox_core.runtime.install import upstream_import_error
 from voicebox_core.runtime.paths import data_dir
 from voicebox_core.runtime.text import has_speakable_text, split_text_into_chunks
 from voicebox_core.runtime.workarounds import (
@@ -74,4 +75,5 @@ __all__ = [
     "split_text_into_chunks",
     "torch_load_on_cpu",
     "trim_tts_output",
+    "upstream_import_error",
 ]

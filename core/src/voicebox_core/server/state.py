@@ -144,6 +144,9 @@ class ServerState:
     #: Called to stop the server (``POST /shutdown``, the parent watchdog).
     shutdown: Callable[[], None] | None = None
     watchdog_disabled: bool = False
+    #: ``GET /engines?deep=true``: the deep doctor's report, once per server process (an
+    #: install takes a restart to be seen anyway).
+    deep_health: dict[str, Any] | None = None
     #: Status-stream listeners per generation, woken when its row changes.
     watchers: dict[str, set[asyncio.Event]] = field(default_factory=dict)
 

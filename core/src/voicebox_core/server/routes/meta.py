@@ -3,11 +3,12 @@ sidecar controls the Voicebox desktop app calls (``/shutdown``, ``/watchdog/disa
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import os
 from typing import Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Query
 
 from voicebox_core import __version__
 from voicebox_core.config import EngineInfo
@@ -57,9 +58,20 @@ def health(state: ServerState = Depends(get_state)) -> dict[str, Any]:
 
 
 @router.get("/engines")
-def engines(state: ServerState = Depends(get_state)) -> dict[str, Any]:
+async def engines(deep: bool = Query(False, description="also import each engine's model library in a "
+                                     "child process and report what is broken (slow the first time)"),
+                  state: ServerState = Depends(get_state)) -> dict[str, Any]:
+    health: dict[str, Any] = {}
+    if deep:
+        if state.deep_health is None:
+            from voicebox_core.doctor import deep_check
+
+            report = await asyncio.to_thread(deep_check, state.registry)
+            state.deep_health = {h.engine: h.as_dict() for h in report}
+        health = state.deep_health
     return {
-        "engines": [engine_json(state, e) for e in state.registry.engines],
+        "engines": [{**engine_json(state, e), **({"health": health.get(e.name)} if deep else {})}
+                    for e in state.registry.engines],
         "failed": [{"plugin": f.name, "distribution": f.distribution, "version": f.version,
                     "stage": f.stage, "error": f.error, "hint": f.hint}
                    for f in state.registry.failures],
