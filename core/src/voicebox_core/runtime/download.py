@@ -14,9 +14,11 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import fnmatch
+import inspect
 import os
 import re
 import shutil
+import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -220,21 +222,55 @@ def _plan(config: ModelConfig) -> list[tuple[str, int]]:
             if any(fnmatch.fnmatch(f.rfilename, p) for p in patterns)]
 
 
+_byte_listener: contextvars.ContextVar[Callable[[int], None] | None] = contextvars.ContextVar(
+    "voicebox_download_bytes", default=None)
+
+
+def _count_bytes_on_old_hub() -> None:
+    """huggingface_hub < 1 has no ``tqdm_class`` on ``hf_hub_download``: its byte bar comes
+    from ``huggingface_hub.utils.tqdm._get_progress_bar_context``, which may also disable it
+    (a frozen app's log level: the seed's "progress stuck at 0%"). Swap in, once, a subclass
+    that tells this thread's listener every update, disabled or not."""
+    module = sys.modules.get("huggingface_hub.utils.tqdm")
+    if module is None or getattr(module.tqdm, "_voicebox_counts", False):
+        return
+    original = module.tqdm
+
+    class _Counting(original):  # type: ignore[misc, valid-type]
+        _voicebox_counts = True
+
+        def update(self, n: float | None = 1) -> bool | None:
+            listener = _byte_listener.get()
+            if listener is not None:
+                listener(int(n or 0))
+            return original.update(self, n)  # type: ignore[no-any-return]
+
+    module.tqdm = _Counting
+
+
 def _fetch(config: ModelConfig, files: list[tuple[str, int]], report: Callable[[str, int], None]) -> None:
     import huggingface_hub
     from huggingface_hub.utils import tqdm as hf_tqdm
 
+    takes_class = "tqdm_class" in inspect.signature(huggingface_hub.hf_hub_download).parameters
+    if not takes_class:
+        _count_bytes_on_old_hub()
     for filename, _size in files:
 
         class _Bytes(hf_tqdm):  # type: ignore[misc, valid-type]
-            def update(self, n: float | None = 1) -> bool | None:
-                report(filename, int(n or 0))
-                return super().update(n)
+            def update(self, n: float | None = 1, _name: str = filename) -> bool | None:
+                report(_name, int(n or 0))
+                return super().update(n)  # type: ignore[no-any-return]
 
-        huggingface_hub.hf_hub_download(
-            str(config.hf_repo_id), filename, revision=config.revision,
-            cache_dir=hf_cache_dir(), token=None, tqdm_class=_Bytes,
-        )
+        extra = {"tqdm_class": _Bytes} if takes_class else {}
+        token = _byte_listener.set(None if takes_class else (lambda n, _name=filename: report(_name, n)))
+        try:
+            huggingface_hub.hf_hub_download(
+                str(config.hf_repo_id), filename, revision=config.revision,
+                cache_dir=hf_cache_dir(), token=None, **extra,
+            )
+        finally:
+            _byte_listener.reset(token)
 
 
 def model_disk_bytes(config: ModelConfig) -> int:
