@@ -37,6 +37,7 @@ from voicebox_core.runtime import (
     ensure_model,
     has_speakable_text,
     local_override,
+    upstream_import_error,
 )
 
 from voicebox_engine_piper.plugin import DEFAULT_VOICE, ENGINE, MODELS, VOICES, PiperVoiceSpec
@@ -130,6 +131,15 @@ def _check_espeak_data() -> None:
             "(pip install --force-reinstall piper-tts). In a frozen app the build left out "
             "the data that voicebox-engine-piper's PyInstaller hook collects: rebuild it"
         )
+
+
+def check_install() -> None:
+    """The deep doctor's check: piper imports and finds its espeak-ng data."""
+    try:
+        from piper import PiperVoice  # noqa: F401
+    except (ImportError, OSError) as exc:
+        raise upstream_import_error(exc, "piper-tts", "pip install piper-tts==1.8.0") from exc
+    _check_espeak_data()
 
 
 class PiperBackend:

@@ -133,6 +133,7 @@ INFO = vb.EngineInfo(
         "the US English voice 'joe' ships in a Python package and needs no download."
     ),
     backend="voicebox_engine_piper.backend:PiperBackend",
+    check="voicebox_engine_piper.backend:check_install",
     models=MODELS,
     voice_kinds=("preset",),
     preset_voices=tuple(
