@@ -57,6 +57,7 @@ from voicebox_core.runtime import (
     ensure_model,
     has_speakable_text,
     seed_everything,
+    upstream_import_error,
 )
 
 from voicebox_engine_kokoro.plugin import ENGINE, LANG_CODES, MODEL, REPO_ID, SAMPLE_RATE, VOICES
@@ -83,6 +84,15 @@ _blank_warned = False
 
 
 # -- English spaCy model --------------------------------------------------------------------
+
+
+def check_install() -> None:
+    """The deep doctor's check: kokoro and misaki's English G2P import."""
+    try:
+        from kokoro import KModel, KPipeline  # noqa: F401
+        from misaki import en  # noqa: F401
+    except (ImportError, OSError) as exc:
+        raise upstream_import_error(exc, "kokoro", "pip install 'kokoro==0.9.4' 'misaki[en]==0.9.4'") from exc
 
 
 def english_spacy_loader() -> tuple[Callable[..., Any], str]:
