@@ -45,6 +45,7 @@ from voicebox_core.runtime import (
     normalize_audio,
     prompt_cache,
     seed_everything,
+    upstream_import_error,
 )
 from voicebox_engine_qwen.plugin import LANGUAGE_NAMES, MODELS, SAMPLE_RATE, SPEAKERS
 
@@ -53,6 +54,17 @@ __all__ = ["QwenBaseBackend", "QwenBackend", "QwenCustomVoiceBackend", "QwenVoic
 #: Prefix of this engine's voice-prompt cache keys (Voicebox's ``qwen_``).
 CACHE_ENGINE = "qwen"
 _SPEAKER_IDS = {voice_id.lower(): voice_id for voice_id, _, _ in SPEAKERS}
+
+
+INSTALL = "pip install --no-deps qwen-tts==0.1.1"
+
+
+def check_install() -> None:
+    """The deep doctor's check: qwen_tts imports the classes the backends use."""
+    try:
+        from qwen_tts import Qwen3TTSModel, VoiceClonePromptItem  # noqa: F401
+    except (ImportError, OSError) as exc:
+        raise upstream_import_error(exc, "qwen-tts", INSTALL) from exc
 
 
 class QwenBackend:

@@ -136,6 +136,7 @@ ENGINES = (
         display_name="Qwen3-TTS",
         description="Qwen3-TTS Base: clones a voice from a short reference clip, ten languages.",
         backend="voicebox_engine_qwen.backend:QwenBaseBackend",
+        check="voicebox_engine_qwen.backend:check_install",
         voice_kinds=("cloned",),
         capabilities=vb.Capabilities(multi_sample=True, deterministic=True),
         models=BASE_MODELS,
@@ -147,6 +148,7 @@ ENGINES = (
         description="Qwen3-TTS CustomVoice: nine built-in speakers; the 1.7B model follows "
         "style instructions (emotion, pace, tone).",
         backend="voicebox_engine_qwen.backend:QwenCustomVoiceBackend",
+        check="voicebox_engine_qwen.backend:check_install",
         voice_kinds=("preset",),
         preset_voices=PRESET_VOICES,
         default_voice="Ryan",
@@ -160,6 +162,7 @@ ENGINES = (
         description="Qwen3-TTS VoiceDesign: describe a voice in words (age, gender, timbre, "
         "mood) and it speaks with it.",
         backend="voicebox_engine_qwen.backend:QwenVoiceDesignBackend",
+        check="voicebox_engine_qwen.backend:check_install",
         voice_kinds=("designed",),
         capabilities=vb.Capabilities(instruct=True, deterministic=True),
         models=VOICE_DESIGN_MODELS,
