@@ -41,6 +41,7 @@ from voicebox_core.runtime import (
     normalize_audio,
     seed_everything,
     torch_load_on_cpu,
+    upstream_import_error,
 )
 from voicebox_engine_chatterbox.plugin import MULTILINGUAL, TURBO
 
@@ -63,17 +64,26 @@ def _import_upstream() -> None:
     try:
         import chatterbox  # noqa: F401
         import perth
-    except ImportError as exc:
-        raise ChatterboxInstallError(
-            f"the Chatterbox engine cannot import its model library ({exc}); install it with "
-            f"`{INSTALL}` (--no-deps: it pins torch 2.6 and numpy<2)"
-        ) from exc
+    except (ImportError, OSError) as exc:
+        raise upstream_import_error(
+            exc, "chatterbox-tts", f"{INSTALL} (--no-deps: it pins torch 2.6 and numpy<2)") from exc
     if perth.PerthImplicitWatermarker is None:
         # perth swallows its own ImportError: pkg_resources is gone from setuptools>=81.
         raise ChatterboxInstallError(
             "resemble-perth's watermarker failed to import (it needs pkg_resources); "
             "run `pip install 'setuptools<81'`"
         )
+
+
+def check_install() -> None:
+    """The deep doctor's check: chatterbox-tts, perth and s3tokenizer import as the engines use them."""
+    _import_upstream()
+    try:
+        import s3tokenizer  # noqa: F401
+        from chatterbox.mtl_tts import ChatterboxMultilingualTTS  # noqa: F401
+        from chatterbox.tts_turbo import ChatterboxTurboTTS  # noqa: F401
+    except (ImportError, OSError) as exc:
+        raise upstream_import_error(exc, "chatterbox-tts", INSTALL) from exc
 
 
 class _Backend:

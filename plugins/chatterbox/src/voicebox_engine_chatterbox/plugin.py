@@ -75,6 +75,7 @@ def voicebox_register_engines(register):
             display_name="Chatterbox",
             description="Multilingual zero-shot voice cloning from a short reference clip.",
             backend=_BACKEND + "ChatterboxBackend",
+            check="voicebox_engine_chatterbox.backend:check_install",
             voice_kinds=("cloned",),
             capabilities=_CAPABILITIES,
             models=(MULTILINGUAL,),
@@ -87,6 +88,7 @@ def voicebox_register_engines(register):
             display_name="Chatterbox Turbo",
             description="Fast English voice cloning; write [laugh], [sigh]... inline.",
             backend=_BACKEND + "ChatterboxTurboBackend",
+            check="voicebox_engine_chatterbox.backend:check_install",
             voice_kinds=("cloned",),
             capabilities=_CAPABILITIES,
             # Upstream asserts the reference is longer than 5 s.
