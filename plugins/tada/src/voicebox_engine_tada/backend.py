@@ -54,6 +54,7 @@ from voicebox_core.runtime import (
     redirect_config_repo,
     resample,
     seed_everything,
+    upstream_import_error,
 )
 from voicebox_engine_tada.plugin import (
     ALIGNER_BASE,
@@ -94,6 +95,14 @@ def import_tada() -> SimpleNamespace:
         TadaConfig=tada.TadaConfig, TadaForCausalLM=tada.TadaForCausalLM,
         InferenceOptions=tada.InferenceOptions,
     )
+
+
+def check_install() -> None:
+    """The deep doctor's check: hume-tada's modules import (behind the dac shim)."""
+    try:
+        import_tada()
+    except (ImportError, OSError) as exc:
+        raise upstream_import_error(exc, "hume-tada", "pip install --no-deps hume-tada==0.1.9") from exc
 
 
 def rekeyed(progress: Progress | None, model_name: str) -> Progress | None:

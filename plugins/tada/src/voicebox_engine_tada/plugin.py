@@ -135,6 +135,7 @@ def voicebox_register_engines(register):  # type: ignore[no-untyped-def]
             description="Text-acoustic dual-aligned speech LLM: clones a voice from a short "
             "reference clip and its transcript. 1B English, 3B multilingual.",
             backend="voicebox_engine_tada.backend:TadaBackend",
+            check="voicebox_engine_tada.backend:check_install",
             voice_kinds=("cloned",),
             models=MODELS,
             # TADA's encoder/decoder attention caps a sequence at 8192 frames (about 163 s at
