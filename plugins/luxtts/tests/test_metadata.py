@@ -50,10 +50,7 @@ def test_entry_points_are_declared() -> None:
     engines = [ep for ep in eps if ep.group == "voicebox.engines"]
     assert [(ep.name, ep.value) for ep in engines] == [(ENGINE, "voicebox_engine_luxtts.plugin")]
     pyi = {ep.name: ep.value for ep in eps if ep.group == "pyinstaller40"}
-    assert pyi == {
-        "hook-dirs": "voicebox_engine_luxtts.__pyinstaller:get_hook_dirs",
-        "tests": "voicebox_engine_luxtts.__pyinstaller:get_PyInstaller_tests",
-    }
+    assert pyi == {"hook-dirs": "voicebox_engine_luxtts.__pyinstaller:get_hook_dirs"}
 
 
 def test_discovery_finds_luxtts_without_importing_torch_or_upstream() -> None:

@@ -59,6 +59,7 @@ from voicebox_core.runtime import (
     normalize_audio,
     prompt_cache,
     seed_everything,
+    upstream_import_error,
 )
 
 from voicebox_engine_luxtts.plugin import ENGINE, HF_REPO, INFO, MODEL, SAMPLE_RATE
@@ -87,13 +88,20 @@ def _upstream() -> tuple[Any, Any]:
             warnings.filterwarnings("ignore", message="Couldn't find ffmpeg", category=RuntimeWarning)
             import zipvoice.modeling_utils as modeling_utils
             from zipvoice.luxvoice import LuxTTS
-    except ImportError as exc:
-        raise ContractError(
-            f"LuxTTS's code is not installed ({exc}); it is not on PyPI: "
-            "`pip install voicebox-engine-luxtts` (with its dependencies) installs zipvoice and "
-            "linacodec from GitHub — see the plugin's README"
-        ) from exc
+    except (ImportError, OSError) as exc:
+        raise upstream_import_error(
+            exc, "zipvoice", "pip install the plugin with its dependencies: zipvoice and "
+            "linacodec come from GitHub, see the plugin's README") from exc
     return modeling_utils, LuxTTS
+
+
+def check_install() -> None:
+    """The deep doctor's check: zipvoice's LuxTTS and linacodec import."""
+    _upstream()
+    try:
+        import linacodec  # noqa: F401
+    except (ImportError, OSError) as exc:
+        raise upstream_import_error(exc, "linacodec", "see the plugin's README (not on PyPI)") from exc
 
 
 class _NoTranscriber:

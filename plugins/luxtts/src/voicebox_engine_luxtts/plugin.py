@@ -47,6 +47,7 @@ INFO = vb.EngineInfo(
     display_name="LuxTTS",
     description="Lightweight 48 kHz voice cloning from a 3-30 s reference clip and its transcript.",
     backend="voicebox_engine_luxtts.backend:LuxTTSBackend",
+    check="voicebox_engine_luxtts.backend:check_install",
     voice_kinds=("cloned",),
     models=(MODEL,),
     capabilities=vb.Capabilities(multi_sample=True, deterministic=True, max_chunk_chars=300),

@@ -1,11 +1,7 @@
-"""PyInstaller entry points (``pyinstaller40``): this plugin's hook and its freeze test."""
+"""PyInstaller entry points (``pyinstaller40``): this plugin's hook."""
 
 import os
 
 
 def get_hook_dirs() -> list[str]:
     return [os.path.dirname(__file__)]
-
-
-def get_PyInstaller_tests() -> list[str]:
-    return [os.path.join(os.path.dirname(__file__), "tests")]
