@@ -119,7 +119,10 @@ def requirement_problems(distribution: str) -> list[Problem]:
         if _parses(requirement):
             name = canonicalize_name(Requirement(requirement).name)
             problems.append(Problem(required_by, _clean(requirement), name, "", name in upstream))
-    return problems
+    # A package at the wrong version brings its own unmet requirements; putting it back at a
+    # version the plugin accepts settles those too, so they are not advice of their own.
+    wrong = {p.name for p in problems if p.installed}
+    return [p for p in problems if canonicalize_name(p.required_by) not in wrong]
 
 
 def _clean(requirement: str) -> str:
