@@ -4,6 +4,7 @@ and an engine installs by name from it into a fresh virtual environment."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import venv
@@ -72,3 +73,17 @@ def test_engine_installs_by_name_from_the_wheelhouse(wheelhouse: Path, tmp_path:
     assert [e["engine"] for e in engines["engines"]] == ["piper"]
     assert engines["failed"] == []
     assert engines["engines"][0]["distribution"] == "voicebox-engine-piper"
+
+
+@pytest.mark.parametrize("plugin", [p.name for p in DISTRIBUTIONS if p.parent.name == "plugins"])
+def test_no_deps_upstreams_are_declared_in_the_metadata(wheelhouse: Path, plugin: str) -> None:
+    """What requirements-nodeps.txt installs --no-deps is the plugin's ``upstream`` extra, so
+    tools (the doctor, installers) read it from installed metadata; the two never drift."""
+    nodeps = ROOT / "plugins" / plugin / "requirements-nodeps.txt"
+    listed = sorted(line.split("#")[0].strip() for line in nodeps.read_text().splitlines()
+                    if line.split("#")[0].strip()) if nodeps.is_file() else []
+    metadata, _ = _metadata(next(wheelhouse.glob(f"voicebox_engine_{plugin}-*.whl")))
+    declared = sorted(line.split(":", 1)[1].split(";")[0].strip().replace(" ", "")
+                      for line in metadata.splitlines()
+                      if line.startswith("Requires-Dist:") and re.search(r"extra == ['\"]upstream['\"]", line))
+    assert declared == [x.replace(" ", "") for x in listed]
