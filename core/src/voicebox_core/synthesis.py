@@ -39,7 +39,7 @@ from voicebox_core.runtime.audio import (
 )
 from voicebox_core.runtime.device import empty_device_cache
 from voicebox_core.runtime.paths import data_dir
-from voicebox_core.runtime.text import has_speakable_text, split_text_into_chunks
+from voicebox_core.runtime.text import has_speakable_text, split_for_streaming, split_text_into_chunks
 
 __all__ = ["Synthesis", "SynthesisRequest", "Synthesizer", "Voice", "max_text_chars"]
 
@@ -156,7 +156,10 @@ class Synthesizer:
         limit = min(engine.capabilities.max_chunk_chars, request.max_chunk_chars or 10**9)
         if request.crossfade_ms < 0:
             raise InvalidRequestError(f"crossfade_ms {request.crossfade_ms} is negative; use 0 or more")
-        chunks = split_text_into_chunks(text, min(limit, chunk_chars) if chunk_chars else limit)
+        if chunk_chars:  # streaming: the first sentence alone, then about a sentence each
+            chunks = split_for_streaming(text, min(limit, chunk_chars))
+        else:
+            chunks = split_text_into_chunks(text, limit)
         return _Plan(engine, model, voice, language, tuple(chunks), request.seed, request.instruct,
                      request)
 

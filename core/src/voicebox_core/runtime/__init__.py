@@ -33,7 +33,7 @@ from voicebox_core.runtime.download import (
 )
 from voicebox_core.runtime.install import upstream_import_error
 from voicebox_core.runtime.paths import data_dir
-from voicebox_core.runtime.text import has_speakable_text, split_text_into_chunks
+from voicebox_core.runtime.text import has_speakable_text, split_for_streaming, split_text_into_chunks
 from voicebox_core.runtime.workarounds import (
     float32_inputs,
     float32_outputs,
@@ -72,6 +72,7 @@ __all__ = [
     "resample",
     "save_audio",
     "seed_everything",
+    "split_for_streaming",
     "split_text_into_chunks",
     "torch_load_on_cpu",
     "trim_tts_output",

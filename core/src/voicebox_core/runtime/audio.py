@@ -182,10 +182,21 @@ _FORMATS = {"wav": ("WAV", "PCM_16"), "flac": ("FLAC", "PCM_16"), "ogg": ("OGG",
             "mp3": ("MP3", "MPEG_LAYER_III")}
 
 
+#: Rates the Opus codec takes; other audio is resampled to the next one up.
+OPUS_RATES = (8000, 12000, 16000, 24000, 48000)
+
+
 def encode_audio(audio: np.ndarray, sample_rate: int, fmt: str = "wav") -> bytes:
-    """Encode mono float32 audio as ``wav``, ``flac``, ``ogg``, ``mp3`` or raw ``pcm`` (s16le)."""
+    """Encode mono float32 audio as ``wav``, ``flac``, ``ogg``, ``opus`` (Ogg Opus), ``mp3``
+    or raw ``pcm`` (s16le)."""
     if fmt == "pcm":
         return (np.clip(audio, -1, 1) * 32767).astype("<i2").tobytes()
+    if fmt == "opus":
+        target = next((r for r in OPUS_RATES if r >= sample_rate), OPUS_RATES[-1])
+        audio = resample(audio, sample_rate, target) if target != sample_rate else audio
+        buffer = io.BytesIO()
+        sf.write(buffer, audio, target, format="OGG", subtype="OPUS")
+        return buffer.getvalue()
     container, subtype = _FORMATS[fmt]
     buffer = io.BytesIO()
     sf.write(buffer, audio, sample_rate, format=container, subtype=subtype)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["has_speakable_text", "split_text_into_chunks"]
+__all__ = ["has_speakable_text", "split_for_streaming", "split_text_into_chunks"]
 
 _WORDLIKE = re.compile(r"\w", re.UNICODE)
 _SENTENCE_END = re.compile(r"(?<=[.!?。！？])\s+|(?<=[。！？])")
@@ -71,3 +71,16 @@ def split_text_into_chunks(text: str, max_chars: int = 800) -> list[str]:
     if current:
         chunks.append(current)
     return chunks
+
+
+def split_for_streaming(text: str, max_chars: int, first_chars: int | None = None) -> list[str]:
+    """Chunks for audio that leaves as it is made: the first sentence alone (split further
+    only if it is longer than ``first_chars``, default ``max_chars``), so the first audio is
+    ready as early as the engine allows, then chunks of up to ``max_chars``."""
+    text = " ".join(text.split())
+    sentences = _pieces(text, _SENTENCE_END)
+    if len(sentences) <= 1:
+        return split_text_into_chunks(text, min(max_chars, first_chars or max_chars))
+    first = split_text_into_chunks(sentences[0], min(max_chars, first_chars or max_chars))
+    rest = text[text.index(sentences[0]) + len(sentences[0]):].strip()
+    return first + split_text_into_chunks(rest, max_chars)

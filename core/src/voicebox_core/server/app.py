@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import hmac
 import logging
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -20,15 +20,18 @@ from voicebox_core.errors import EngineBusyError, VoiceboxError
 from voicebox_core.registry import Registry
 from voicebox_core.runtime.paths import data_dir as default_data_dir
 from voicebox_core.server.db import dispose
+from voicebox_core.server.guards import BearerToken, SameSiteOnly
+from voicebox_core.server.limits import BodyLimit, route_limits
+from voicebox_core.server.schemas import ERROR_RESPONSES
 from voicebox_core.server.routes import generation, history, meta, models, openai, profiles, tasks
+from voicebox_core.server.services import profiles as profile_service
 from voicebox_core.server.services.generation import recover
-from voicebox_core.server.state import ServerState, Settings
+from voicebox_core.server.state import STORAGE_ERRNOS, ServerState, Settings, storage_reason
 
 __all__ = ["create_app"]
 
 log = logging.getLogger("voicebox.server")
 OPEN_PATHS = {"/health", "/docs", "/openapi.json", "/docs/oauth2-redirect"}
-SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 
 
 def _validation_message(exc: RequestValidationError) -> str:
@@ -77,7 +80,7 @@ def create_app(data_dir: Path | None = None, registry: Registry | None = None) -
                 log.exception("unloading %s failed", engine)
         dispose(state.sessions)
 
-    app = FastAPI(title="Voicebox", version=__version__, lifespan=lifespan,
+    app = FastAPI(title="Voicebox", version=__version__, lifespan=lifespan, responses=ERROR_RESPONSES,
                   description="Text-to-speech engines discovered from installed plugins.")
     app.state.voicebox = state
 
@@ -98,34 +101,29 @@ def create_app(data_dir: Path | None = None, registry: Registry | None = None) -
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+        if isinstance(exc, OSError) and exc.errno in STORAGE_ERRNOS:
+            where = exc.filename or settings.data_dir
+            log.error("%s %s: storage: %s", request.method, request.url.path, exc)
+            return _error(f"the server cannot write to {str(where)!r} ({storage_reason(exc)}); "
+                          "nothing was saved: free space or fix the data directory, then retry", 507)
         log.exception("unexpected error on %s %s", request.method, request.url.path)
         return _error(f"internal error ({type(exc).__name__}); see the server log", 500)
 
     if settings.api_token:
-        expected = f"Bearer {settings.api_token}".encode()
+        app.add_middleware(BearerToken, token=settings.api_token, open_paths=OPEN_PATHS)
+    app.add_middleware(SameSiteOnly, allowed=settings.cors_origins)
 
-        @app.middleware("http")
-        async def bearer_token(request: Request, call_next):  # type: ignore[no-untyped-def]
-            given = request.headers.get("authorization", "").encode()
-            if (request.method != "OPTIONS" and request.url.path not in OPEN_PATHS
-                    and not hmac.compare_digest(given, expected)):
-                return _error("missing or wrong bearer token: send "
-                              "'Authorization: Bearer <VOICEBOX_API_TOKEN>'", 401)
-            return await call_next(request)
+    upload_path = re.compile(r"^/profiles/([^/]+)/(?:samples|avatar)/?$")
 
-    allowed = set(settings.cors_origins)
+    def precheck(method: str, path: str) -> tuple[int, str] | None:
+        match = upload_path.match(path) if method == "POST" else None
+        if match and match.group(1) != "import" and profile_service.find_by_id(state, match.group(1)) is None:
+            return 404, f"no profile with id {match.group(1)!r}; list them with GET /profiles"
+        return None
 
-    @app.middleware("http")
-    async def same_site_only(request: Request, call_next):  # type: ignore[no-untyped-def]
-        """A web page of another origin must not drive the server: browsers send such pages'
-        form posts without asking (no preflight), so a foreign ``Origin`` on a request that
-        changes state is refused here. Clients that are not browsers send no ``Origin``."""
-        origin = request.headers.get("origin")
-        if request.method not in SAFE_METHODS and origin and origin not in allowed:
-            return _error(f"cross-site request from origin {origin!r} refused; add it to "
-                          "VOICEBOX_CORS_ORIGINS to allow it", 403)
-        return await call_next(request)
-
+    app.add_middleware(BodyLimit, precheck=precheck, limit_for=route_limits(
+        settings.max_body_bytes, settings.max_upload_bytes, settings.max_avatar_bytes,
+        settings.max_import_bytes))
     app.add_middleware(CORSMiddleware, allow_origins=list(settings.cors_origins),
                        allow_methods=["*"], allow_headers=["*"])
 

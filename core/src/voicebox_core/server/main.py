@@ -10,11 +10,15 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import threading
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
-__all__ = ["serve", "watch_parent"]
+from voicebox_core.errors import StorageError, VoiceboxError
+
+__all__ = ["DataDirInUseError", "lock_data_dir", "serve", "watch_parent"]
 
 log = logging.getLogger("voicebox.server")
 
@@ -58,12 +62,45 @@ def watch_parent(pid: int, on_exit: Callable[[], None], keep_running: Callable[[
     return thread
 
 
+class DataDirInUseError(VoiceboxError):
+    """Another server already uses this data directory."""
+
+    status_code = 409
+
+
+def lock_data_dir(data_dir: Path) -> Any:
+    """Hold ``data_dir``'s lock for the life of the process (the OS drops it when it dies);
+    a second server on it is refused with the first one's PID."""
+    from filelock import FileLock, Timeout
+
+    data_dir.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(str(data_dir / "voicebox.lock"))
+    pid_file = data_dir / "voicebox.pid"
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        owner = pid_file.read_text().strip() if pid_file.is_file() else "unknown"
+        raise DataDirInUseError(
+            f"another voicebox server (PID {owner}) uses the data directory {str(data_dir)!r}; "
+            "stop it, or give this one its own --data-dir") from None
+    pid_file.write_text(str(os.getpid()))
+    return lock
+
+
 def serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from voicebox_core.runtime.paths import data_dir as default_data_dir
     from voicebox_core.server.app import create_app
 
-    app = create_app(Path(args.data_dir) if args.data_dir else None)
+    data_dir = Path(args.data_dir) if args.data_dir else default_data_dir()
+    try:
+        lock = lock_data_dir(data_dir)
+    except OSError as exc:
+        raise StorageError(f"data directory {str(data_dir)!r} cannot be written ({exc.strerror}); "
+                           "choose another with --data-dir") from None
+    app = create_app(data_dir)
+    app.state.voicebox_lock = lock
     state = app.state.voicebox
     config = uvicorn.Config(app, host=args.host, port=args.port, log_level="info", access_log=False)
     server = uvicorn.Server(config)

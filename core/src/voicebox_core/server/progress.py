@@ -5,7 +5,7 @@ Events have Voicebox's shape (``model_name``, ``current``, ``total``, ``progress
 download runs gets its current state, then every update until ``complete`` or ``error``.
 A finished download's last event is replayed only while it is fresh (``FRESH_SECONDS``), so a
 client that subscribes for a new download never mistakes an old result for it. A model that
-is not downloading gets ``GRACE_SECONDS`` for one to start (clients often subscribe just
+is not downloading gets ``GRACE_SECONDS`` (1 s) for one to start (clients often subscribe just
 before asking for the download), then one ``idle`` event, and the stream ends.
 """
 
@@ -36,7 +36,7 @@ class ProgressManager:
     """Thread-safe: download threads publish, the event loop's SSE listeners read."""
 
     FRESH_SECONDS = 10.0
-    GRACE_SECONDS = 3.0
+    GRACE_SECONDS = 1.0
     KEEPALIVE_SECONDS = 15.0
 
     def __init__(self) -> None:

@@ -11,7 +11,9 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
+    "ERROR_RESPONSES",
     "DownloadBody",
+    "ErrorResponse",
     "EffectsBody",
     "GenerateBody",
     "GenerationSettingsBody",
@@ -26,6 +28,40 @@ class _Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class ErrorDetail(BaseModel):
+    message: str
+    type: str
+    code: int
+
+
+class ErrorResponse(BaseModel):
+    """Every error: ``detail`` (what Voicebox's client shows) and ``error`` (OpenAI's shape)."""
+
+    detail: str
+    error: ErrorDetail
+
+
+#: The error answers every route may give, documented once for all of them.
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorResponse, "description": text} for status, text in (
+        (400, "Bad request"), (401, "Missing or wrong bearer token (VOICEBOX_API_TOKEN)"),
+        (403, "Cross-site request from an origin that is not allowed"),
+        (404, "Unknown engine, model, voice, profile, sample or generation"),
+        (405, "Method not allowed"),
+        (409, "Conflicts with what exists (a taken name, a model not downloaded while offline...)"),
+        (413, "Body or upload over its limit"),
+        (422, "Invalid request: the message names the field and what to fix"),
+        (503, "The engine's queue is full; retry after Retry-After seconds"),
+        (507, "The data directory cannot be written (full, read-only)"),
+    )
+}
+
+#: What "speakable" means, for the schema (the server's own check says why in words).
+SPEAKABLE = {"pattern": r"[^\W_]"}
+#: Profile names: no path characters, no leading dot or surrounding space.
+PROFILE_NAME = {"pattern": r"^(?!\.)(?!.*\.\.)[^\s/\\\x00-\x1f\x7f](?:[^/\\\x00-\x1f\x7f]*[^\s/\\\x00-\x1f\x7f])?$"}
+
+
 class DownloadBody(_Body):
     model_name: str = Field(min_length=1, max_length=200)
 
@@ -33,7 +69,7 @@ class DownloadBody(_Body):
 class ProfileBody(_Body):
     """Voicebox's ``VoiceProfileCreate`` (and ``default_model``, ours)."""
 
-    name: str = Field(min_length=1, max_length=100)
+    name: str = Field(min_length=1, max_length=100, json_schema_extra=PROFILE_NAME)
     description: str | None = Field(default=None, max_length=2000)
     language: str | None = Field(default=None, max_length=16)
     voice_type: Literal["cloned", "preset", "designed"] = "cloned"
@@ -52,7 +88,7 @@ class ProfileUpdate(_Body):
     but not changed (a voice of another kind is another profile).
     """
 
-    name: str | None = Field(default=None, min_length=1, max_length=100)
+    name: str | None = Field(default=None, min_length=1, max_length=100, json_schema_extra=PROFILE_NAME)
     description: str | None = Field(default=None, max_length=2000)
     language: str | None = Field(default=None, max_length=16)
     voice_type: Literal["cloned", "preset", "designed"] | None = None
@@ -76,7 +112,7 @@ class GenerateBody(_Body):
     """Voicebox's ``GenerationRequest``; ``engine`` is any installed engine, and ``model``
     (a model name) and ``voice`` (a preset voice id, instead of a profile) are ours."""
 
-    text: str = Field(min_length=1, max_length=1_000_000)
+    text: str = Field(min_length=1, max_length=1_000_000, json_schema_extra=SPEAKABLE)
     profile_id: str | None = Field(default=None, max_length=100)
     language: str | None = Field(default=None, max_length=16)
     seed: int | None = Field(default=None, ge=0, lt=2**32)
@@ -105,11 +141,12 @@ class SpeechBody(BaseModel):
     """OpenAI's ``POST /v1/audio/speech``; unknown fields are ignored as OpenAI adds them."""
 
     model: str = Field(min_length=1, max_length=200)
-    input: str = Field(max_length=1_000_000)
+    input: str = Field(min_length=1, max_length=1_000_000, json_schema_extra=SPEAKABLE)
     voice: str | None = Field(default=None, max_length=200)
-    response_format: Literal["mp3", "wav", "flac", "pcm", "opus", "aac"] = "mp3"
-    speed: float = 1.0
+    #: OpenAI's formats but ``aac``, which has no encoder here (libsndfile has none).
+    response_format: Literal["mp3", "opus", "wav", "flac", "pcm"] = "mp3"
+    speed: float = Field(default=1.0, json_schema_extra={"minimum": 0.25, "maximum": 4.0})
     instructions: str | None = Field(default=None, max_length=2000)
     stream_format: Literal["audio", "sse"] = "audio"
     language: str | None = Field(default=None, max_length=16)
-    seed: int | None = None
+    seed: int | None = Field(default=None, json_schema_extra={"minimum": 0, "maximum": 2**32 - 1})

@@ -3,22 +3,35 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import os
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import sessionmaker
 
-from voicebox_core.errors import EngineBusyError
+from voicebox_core.errors import EngineBusyError, StorageError
 from voicebox_core.registry import Registry
 from voicebox_core.server.db import now, open_database
 from voicebox_core.server.progress import ProgressManager
 from voicebox_core.synthesis import Synthesizer
 
-__all__ = ["DEFAULT_CORS_ORIGINS", "EngineQueue", "Job", "ServerState", "Settings", "Ticket"]
+__all__ = ["DEFAULT_CORS_ORIGINS", "STORAGE_ERRNOS", "EngineQueue", "Job", "ServerState", "Settings",
+           "Ticket", "storage_reason"]
+
+#: OSError numbers that mean "the data directory cannot take this write".
+STORAGE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM})
+
+
+def storage_reason(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and exc.errno is not None:
+        return os.strerror(exc.errno).lower()
+    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
 
 #: The Voicebox desktop app's own origins (Tauri webviews on each OS, the Vite dev server and
 #: the server's own port), allowed without configuration.
@@ -46,6 +59,7 @@ class Settings:
     max_upload_bytes: int = 50 * 2**20
     max_import_bytes: int = 100 * 2**20
     max_avatar_bytes: int = 5 * 2**20
+    max_body_bytes: int = 8 * 2**20
 
     @classmethod
     def from_env(cls, data_dir: Path) -> Settings:
@@ -57,6 +71,7 @@ class Settings:
             max_queue=int(os.environ.get("VOICEBOX_MAX_QUEUE", "16")),
             max_upload_bytes=_mb("VOICEBOX_MAX_UPLOAD_MB", "50"),
             max_import_bytes=_mb("VOICEBOX_MAX_IMPORT_MB", "100"),
+            max_body_bytes=_mb("VOICEBOX_MAX_BODY_MB", "8"),
         )
 
 
@@ -152,9 +167,28 @@ class ServerState:
 
     def __post_init__(self) -> None:
         self.synthesizer = Synthesizer(self.registry)
+        data = self.settings.data_dir
+        try:
+            for folder in (self.audio_dir, self.samples_dir, self.avatars_dir):
+                folder.mkdir(parents=True, exist_ok=True)
+            with tempfile.TemporaryFile(dir=data):
+                pass
+            self.sessions = open_database(data / "voicebox.db")
+        except (OSError, SQLAlchemyError) as exc:
+            raise StorageError(
+                f"data directory {str(data)!r} cannot be written ({storage_reason(exc)}); "
+                "free space, fix its permissions, or choose another with --data-dir") from None
+        self.sweep()
+
+    def sweep(self) -> int:
+        """Remove what a killed server left half-written: upload spools, ``.part`` files."""
+        removed = 0
         for folder in (self.audio_dir, self.samples_dir, self.avatars_dir):
-            folder.mkdir(parents=True, exist_ok=True)
-        self.sessions = open_database(self.settings.data_dir / "voicebox.db")
+            for pattern in ("*.upload", ".*.part", "*.part"):
+                for leftover in folder.glob(pattern):
+                    leftover.unlink(missing_ok=True)
+                    removed += 1
+        return removed
 
     @property
     def audio_dir(self) -> Path:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import FileResponse, StreamingResponse
 
 from voicebox_core.server.routes._deps import get_state
@@ -25,10 +25,11 @@ async def generate(body: GenerateBody, state: ServerState = Depends(get_state)) 
 
 
 @router.post("/generate/stream", response_class=StreamingResponse, responses=WAV)
-async def generate_stream(body: GenerateBody, state: ServerState = Depends(get_state)) -> StreamingResponse:
+async def generate_stream(body: GenerateBody, http: Request,
+                          state: ServerState = Depends(get_state)) -> StreamingResponse:
     """WAV audio sent chunk by chunk as it is synthesised; nothing is stored."""
     resolved = generation.request_of(state, body)
-    stream, close = await speech.open_stream(state, resolved.request)
+    stream, close = await speech.open_stream(state, resolved.request, http=http)
     return speech.ClosingStream(stream, close, media_type="audio/wav")
 
 

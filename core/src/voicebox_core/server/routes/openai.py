@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 
 from voicebox_core.runtime.download import is_downloaded
 from voicebox_core.server.routes._deps import get_state
@@ -16,17 +16,17 @@ router = APIRouter(prefix="/v1", tags=["openai"])
 
 
 @router.post("/audio/speech", response_model=None,
-             responses={200: {"content": {"audio/mpeg": {}, "audio/wav": {}, "audio/flac": {},
+             responses={200: {"content": {"audio/mpeg": {}, "audio/opus": {}, "audio/wav": {}, "audio/flac": {},
                                           "audio/pcm": {}, "text/event-stream": {}}}})
-async def create_speech(body: SpeechBody, state: ServerState = Depends(get_state)) -> Response:
+async def create_speech(body: SpeechBody, http: Request, state: ServerState = Depends(get_state)) -> Response:
     if body.stream_format == "sse":
-        events, close = await speech.speech_sse(state, body)
+        events, close = await speech.speech_sse(state, body, http)
         return speech.ClosingStream(events, close, media_type="text/event-stream")
     if body.response_format in ("wav", "pcm"):
         request = speech.speech_request(state, body)
-        stream, close = await speech.open_stream(state, request, body.response_format == "wav", body.speed)
+        stream, close = await speech.open_stream(state, request, body.response_format == "wav", body.speed, http)
         return speech.ClosingStream(stream, close, media_type=speech.SPEECH_FORMATS[body.response_format])
-    data, media_type = await speech.speech(state, body)
+    data, media_type = await speech.speech(state, body, http)
     return Response(data, media_type=media_type)
 
 
@@ -38,6 +38,15 @@ def list_models(all: bool = Query(False, description="also models not downloaded
              "ready": is_downloaded(m)}
             for m in state.registry.models if all or is_downloaded(m)]
     return {"object": "list", "data": data}
+
+
+@router.get("/models/{model_id}")
+def retrieve_model(model_id: str, state: ServerState = Depends(get_state)) -> dict[str, Any]:
+    """OpenAI's ``models.retrieve``: a model by model or engine name."""
+    model = state.registry.model(model_id)
+    return {"id": model_id, "object": "model", "created": 0,
+            "owned_by": state.registry.plugin_of(model.engine).distribution, "engine": model.engine,
+            "model_name": model.model_name, "ready": is_downloaded(model)}
 
 
 @router.get("/audio/voices")

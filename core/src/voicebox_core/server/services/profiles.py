@@ -158,6 +158,12 @@ def get(state: ServerState, profile_id: str) -> dict[str, Any]:
         return as_dict(state, profile, _generation_counts(session, [profile.id]).get(profile.id, 0))
 
 
+def find_by_id(state: ServerState, profile_id: str) -> Profile | None:
+    with state.sessions() as session:
+        profile: Profile | None = session.get(Profile, profile_id)
+        return profile
+
+
 def find(state: ServerState, id_or_name: str) -> Profile | None:
     with state.sessions() as session:
         profile = session.get(Profile, id_or_name) or session.scalars(

@@ -8,26 +8,31 @@ clean 4xx/5xx: a client never gets a 200 that stops after the header.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import struct
-from collections.abc import AsyncIterator, Callable
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, TypeVar
 
+from starlette.requests import Request
 from starlette.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
 
-from voicebox_core.errors import InvalidRequestError, UnknownVoiceError
+from voicebox_core.errors import GenerationCancelledError, InvalidRequestError, UnknownVoiceError
 from voicebox_core.runtime.audio import change_speed, encode_audio
 from voicebox_core.server.schemas import SpeechBody
 from voicebox_core.server.services import models, profiles
 from voicebox_core.server.state import ServerState
-from voicebox_core.synthesis import SynthesisRequest, Voice
+from voicebox_core.synthesis import Synthesis, SynthesisRequest, Voice
+
+T = TypeVar("T")
 
 __all__ = ["SPEECH_FORMATS", "ClosingStream", "open_stream", "speech", "speech_request", "speech_sse",
            "wav_header"]
 
-SPEECH_FORMATS = {"wav": "audio/wav", "flac": "audio/flac", "pcm": "audio/pcm", "mp3": "audio/mpeg"}
+SPEECH_FORMATS = {"wav": "audio/wav", "flac": "audio/flac", "pcm": "audio/pcm", "mp3": "audio/mpeg",
+                  "opus": "audio/opus"}
 
 
 class ClosingStream(StreamingResponse):
@@ -55,32 +60,88 @@ def wav_header(sample_rate: int) -> bytes:
 
 
 async def open_stream(state: ServerState, request: SynthesisRequest, with_header: bool = True,
-                      speed: float = 1.0) -> tuple[AsyncIterator[bytes], Callable[[], Any]]:
-    """Admit, load and speak the first chunk now; return the byte stream and its closer."""
+                      speed: float = 1.0, http: Request | None = None
+                      ) -> tuple[AsyncIterator[bytes], Callable[[], Any]]:
+    """Admit, load and speak the first chunk now; return the byte stream and its closer.
+
+    The engine work runs in a producer task that owns the queue place: when the client goes
+    away the stream asks it to stop, and it gives the engine back only once the chunk in
+    progress is done (a backend is never driven by two requests at once).
+    """
     plan = state.synthesizer.plan(request)
     ticket = state.queue(plan.engine.name).admit()
-    chunks = state.synthesizer.stream(request)
+    stopping = False
+    chunks: asyncio.Queue[tuple[Any, int] | BaseException | None] = asyncio.Queue()
+
+    async def produce() -> None:
+        try:
+            async with ticket:
+                await models.ensure_loaded(state, plan.model)
+                async for audio, rate in state.synthesizer.stream(request, stop=lambda: stopping):
+                    await chunks.put((audio, rate))
+            await chunks.put(None)
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer
+            await chunks.put(exc)
+        finally:
+            ticket.release()
+
+    producer = asyncio.get_running_loop().create_task(produce())
+
+    async def watch() -> None:  # a client that leaves while its request waits for the engine
+        nonlocal stopping
+        while http is not None and not await http.is_disconnected():
+            await asyncio.sleep(0.2)
+        stopping = http is not None
+
+    watcher = asyncio.get_running_loop().create_task(watch())
     try:
-        await ticket.__aenter__()
-        await models.ensure_loaded(state, plan.model)
-        first, rate = await chunks.__anext__()
-    except BaseException:
-        ticket.release()
-        await chunks.aclose()
-        raise
+        first = await chunks.get()
+    finally:
+        watcher.cancel()
+    if isinstance(first, BaseException) or first is None:
+        await producer
+        if isinstance(first, BaseException):
+            raise first
+        raise GenerationCancelledError("the engine produced no audio")
+    rate = first[1]
 
     async def body() -> AsyncIterator[bytes]:
         if with_header:
             yield wav_header(rate)
-        yield encode_audio(change_speed(first, speed), rate, "pcm")
-        async for audio, _ in chunks:
-            yield encode_audio(change_speed(audio, speed), rate, "pcm")
+        item: tuple[Any, int] | BaseException | None = first
+        while item is not None:
+            if isinstance(item, BaseException):
+                if isinstance(item, GenerationCancelledError):
+                    return
+                raise item  # mid-stream engine failure: the stream ends short, logged
+            yield encode_audio(change_speed(item[0], speed), rate, "pcm")
+            item = await chunks.get()
 
     async def close() -> None:
-        ticket.release()
-        await chunks.aclose()
+        nonlocal stopping
+        stopping = True
+        await asyncio.shield(producer)
 
     return body(), close
+
+
+async def until_disconnected(request: Request, work: Callable[[Callable[[], bool]], Awaitable[T]],
+                             interval: float = 0.2) -> T:
+    """Run ``work(stop)``; when the client disconnects, ``stop()`` turns True (the engine
+    stops after its current chunk) and the request ends with GenerationCancelledError."""
+    gone = False
+
+    async def watch() -> None:
+        nonlocal gone
+        while not await request.is_disconnected():
+            await asyncio.sleep(interval)
+        gone = True
+
+    watcher = asyncio.get_running_loop().create_task(watch())
+    try:
+        return await work(lambda: gone)
+    finally:
+        watcher.cancel()
 
 
 # -- OpenAI-compatible speech ------------------------------------------------------------
@@ -111,20 +172,25 @@ def speech_request(state: ServerState, body: SpeechBody) -> SynthesisRequest:
     return SynthesisRequest(body.input, model_name, voice, body.language, body.seed, instruct)
 
 
-async def speech(state: ServerState, body: SpeechBody) -> tuple[bytes, str]:
+async def speech(state: ServerState, body: SpeechBody, http: Request) -> tuple[bytes, str]:
     request = speech_request(state, body)
     plan = state.synthesizer.plan(request)
-    async with state.queue(plan.engine.name).turn():
-        await models.ensure_loaded(state, plan.model)
-        result = await state.synthesizer.synthesize(request)
+
+    async def work(stop: Callable[[], bool]) -> Synthesis:
+        async with state.queue(plan.engine.name).turn():
+            await models.ensure_loaded(state, plan.model)
+            return await state.synthesizer.synthesize(request, stop=stop)
+
+    result = await until_disconnected(http, work)
     audio = change_speed(result.audio, body.speed)
     return encode_audio(audio, result.sample_rate, body.response_format), SPEECH_FORMATS[body.response_format]
 
 
-async def speech_sse(state: ServerState, body: SpeechBody) -> tuple[AsyncIterator[str], Callable[[], Any]]:
+async def speech_sse(state: ServerState, body: SpeechBody,
+                     http: Request | None = None) -> tuple[AsyncIterator[str], Callable[[], Any]]:
     """OpenAI's ``stream_format=sse``: base64 PCM deltas, then a done event."""
     request = speech_request(state, body)
-    stream, close = await open_stream(state, request, with_header=False, speed=body.speed)
+    stream, close = await open_stream(state, request, with_header=False, speed=body.speed, http=http)
 
     async def events() -> AsyncIterator[str]:
         async for pcm in stream:
