@@ -3,6 +3,9 @@
 - stdout/stderr: a windowed (``--noconsole``) build has none; printing would crash.
 - Native data paths: libraries that look for espeak-ng data at system paths find the copy
   bundled by their plugin's hook (the first ``*/espeak-ng-data`` inside the bundle).
+- numba's cache: it caches compiled functions beside their source, which a bundle does not
+  have (librosa's numba kernels were compiled again at every start: seconds per engine
+  load); a per-user cache folder keeps them.
 """
 
 import os
@@ -22,6 +25,9 @@ if not _writable(sys.stderr):
     sys.stderr = open(os.devnull, "w")  # noqa: SIM115
 
 if getattr(sys, "frozen", False):
+    if "NUMBA_CACHE_DIR" not in os.environ:
+        _cache = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+        os.environ["NUMBA_CACHE_DIR"] = os.path.join(_cache, "voicebox", "numba")
     _root = getattr(sys, "_MEIPASS", os.path.dirname(sys.executable))
     if "ESPEAK_DATA_PATH" not in os.environ:
         for _dirpath, _dirnames, _ in os.walk(_root):

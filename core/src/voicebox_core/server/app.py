@@ -8,11 +8,14 @@ import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
+from fastapi.openapi.utils import get_openapi
+from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from voicebox_core import __version__
@@ -97,7 +100,14 @@ def create_app(data_dir: Path | None = None, registry: Registry | None = None) -
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        return _error(str(exc.detail), exc.status_code, getattr(exc, "headers", None))
+        headers = dict(getattr(exc, "headers", None) or {})
+        if exc.status_code == 405:  # every method of every route on this path, not the first's
+            methods = sorted({m for route in app.routes if isinstance(route, APIRoute)
+                              and route.path_regex.match(request.url.path) for m in route.methods})
+            headers["Allow"] = ", ".join(methods)
+            return _error(f"method {request.method} is not allowed here; use {', '.join(methods)}", 405,
+                          headers)
+        return _error(str(exc.detail), exc.status_code, headers or None)
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
@@ -129,4 +139,18 @@ def create_app(data_dir: Path | None = None, registry: Registry | None = None) -
 
     for module in (meta, models, profiles, generation, history, tasks, openai):
         app.include_router(module.router)
+
+    def openapi() -> dict[str, Any]:
+        """FastAPI's schema, plus what it cannot say itself: an uploaded file is never empty."""
+        if app.openapi_schema is None:
+            schema = get_openapi(title=app.title, version=app.version, description=app.description,
+                                 routes=app.routes)
+            for name, component in schema.get("components", {}).get("schemas", {}).items():
+                for prop in component.get("properties", {}).values() if name.startswith("Body_") else ():
+                    if prop.get("format") == "binary" or prop.get("contentMediaType") == "application/octet-stream":
+                        prop["minLength"] = 1
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
     return app

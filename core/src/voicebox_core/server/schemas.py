@@ -6,9 +6,9 @@ typo is a 422 that names it rather than a silently ignored option.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool
 
 __all__ = [
     "ERROR_RESPONSES",
@@ -24,7 +24,19 @@ __all__ = [
 ]
 
 
+def _no_bool(value: Any) -> Any:
+    if isinstance(value, bool):
+        raise ValueError("expected a number, not true/false")
+    return value
+
+
+#: An integer that is not a boolean (JSON's ``135.0`` is one; ``false`` is not).
+Int = Annotated[int, BeforeValidator(_no_bool)]
+
+
 class _Body(BaseModel):
+    """Unknown fields are refused; booleans are not numbers and numbers not booleans."""
+
     model_config = ConfigDict(extra="forbid")
 
 
@@ -56,6 +68,9 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     )
 }
 
+#: ISO 639 codes (or "auto"), as the engines declare them.
+LANGUAGE = {"pattern": r"^(auto|[a-z]{2,3}(-[A-Za-z0-9]{2,8})?)$"}
+
 #: What "speakable" means, for the schema (the server's own check says why in words).
 SPEAKABLE = {"pattern": r"[^\W_]"}
 #: Profile names: no path characters, no leading dot or surrounding space.
@@ -66,12 +81,30 @@ class DownloadBody(_Body):
     model_name: str = Field(min_length=1, max_length=200)
 
 
+_EMPTY = {"anyOf": [{"type": "null"}, {"type": "string", "maxLength": 0}]}
+_GIVEN = {"type": "string", "minLength": 1}
+#: What each voice type needs and refuses (the server's checks, stated in the schema).
+_VOICE_RULES = {"allOf": [
+    {"if": {"properties": {"voice_type": {"const": "preset"}}, "required": ["voice_type"]},
+     "then": {"required": ["preset_engine", "preset_voice_id"],
+              "properties": {"preset_engine": _GIVEN, "preset_voice_id": _GIVEN}},
+     "else": {"properties": {"preset_engine": _EMPTY, "preset_voice_id": _EMPTY}}},
+    {"if": {"properties": {"voice_type": {"const": "designed"}}, "required": ["voice_type"]},
+     "then": {"required": ["design_prompt"],
+              "properties": {"design_prompt": {"type": "string", "pattern": r"\S"}}}},
+    {"if": {"properties": {"voice_type": {"enum": ["cloned", None]}}},
+     "then": {"properties": {"design_prompt": _EMPTY}}},
+]}
+
+
 class ProfileBody(_Body):
     """Voicebox's ``VoiceProfileCreate`` (and ``default_model``, ours)."""
 
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_VOICE_RULES)
+
     name: str = Field(min_length=1, max_length=100, json_schema_extra=PROFILE_NAME)
     description: str | None = Field(default=None, max_length=2000)
-    language: str | None = Field(default=None, max_length=16)
+    language: str | None = Field(default=None, max_length=16, json_schema_extra=LANGUAGE)
     voice_type: Literal["cloned", "preset", "designed"] = "cloned"
     preset_engine: str | None = Field(default=None, max_length=40)
     preset_voice_id: str | None = Field(default=None, max_length=100)
@@ -90,7 +123,7 @@ class ProfileUpdate(_Body):
 
     name: str | None = Field(default=None, min_length=1, max_length=100, json_schema_extra=PROFILE_NAME)
     description: str | None = Field(default=None, max_length=2000)
-    language: str | None = Field(default=None, max_length=16)
+    language: str | None = Field(default=None, max_length=16, json_schema_extra=LANGUAGE)
     voice_type: Literal["cloned", "preset", "designed"] | None = None
     preset_engine: str | None = Field(default=None, max_length=40)
     preset_voice_id: str | None = Field(default=None, max_length=100)
@@ -105,36 +138,43 @@ class SampleUpdate(_Body):
 
 
 class EffectsBody(_Body):
-    effects_chain: list[dict[str, Any]] | None = None
+    effects_chain: list[dict[str, Any]] | None = Field(default=None, json_schema_extra={"maxItems": 0})
 
 
 class GenerateBody(_Body):
     """Voicebox's ``GenerationRequest``; ``engine`` is any installed engine, and ``model``
     (a model name) and ``voice`` (a preset voice id, instead of a profile) are ours."""
 
+    #: Which voice: a profile, or an engine or model (its default or ``voice``).
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"anyOf": [
+        {"required": ["profile_id"]}, {"required": ["engine"]}, {"required": ["model"]}]})
+
     text: str = Field(min_length=1, max_length=1_000_000, json_schema_extra=SPEAKABLE)
-    profile_id: str | None = Field(default=None, max_length=100)
-    language: str | None = Field(default=None, max_length=16)
-    seed: int | None = Field(default=None, ge=0, lt=2**32)
-    model_size: str | None = Field(default=None, max_length=64)
-    engine: str | None = Field(default=None, max_length=40)
-    model: str | None = Field(default=None, max_length=64)
-    voice: str | None = Field(default=None, max_length=100, description="preset voice id")
+    profile_id: str | None = Field(default=None, min_length=1, max_length=100)
+    language: str | None = Field(default=None, max_length=16, json_schema_extra=LANGUAGE)
+    seed: Int | None = Field(default=None, ge=0, lt=2**32)
+    model_size: str | None = Field(default=None, min_length=1, max_length=64)
+    engine: str | None = Field(default=None, min_length=1, max_length=40)
+    model: str | None = Field(default=None, min_length=1, max_length=64)
+    voice: str | None = Field(default=None, min_length=1, max_length=100, description="preset voice id")
     instruct: str | None = Field(default=None, max_length=2000)
-    personality: bool = False
-    max_chunk_chars: int | None = Field(default=None, ge=100, le=5000)
-    crossfade_ms: int | None = Field(default=None, ge=0, le=500)
-    normalize: bool | None = None
-    effects_chain: list[dict[str, Any]] | None = Field(default=None, max_length=50)
+    #: Rewriting in character needs Voicebox's LLM: only ``false`` is accepted here.
+    personality: StrictBool = Field(default=False, json_schema_extra={"const": False})
+    max_chunk_chars: Int | None = Field(default=None, ge=100, le=5000)
+    crossfade_ms: Int | None = Field(default=None, ge=0, le=500)
+    normalize: StrictBool | None = None
+    #: Effects need Voicebox's effects machinery: only an empty chain (or none) is accepted.
+    effects_chain: list[dict[str, Any]] | None = Field(default=None, max_length=50,
+                                                       json_schema_extra={"maxItems": 0})
 
 
 class GenerationSettingsBody(_Body):
     """Voicebox's ``GenerationSettingsUpdate``: every field optional."""
 
-    max_chunk_chars: int | None = Field(default=None, ge=100, le=5000)
-    crossfade_ms: int | None = Field(default=None, ge=0, le=500)
-    normalize_audio: bool | None = None
-    autoplay_on_generate: bool | None = None
+    max_chunk_chars: Int | None = Field(default=None, ge=100, le=5000)
+    crossfade_ms: Int | None = Field(default=None, ge=0, le=500)
+    normalize_audio: StrictBool | None = None
+    autoplay_on_generate: StrictBool | None = None
 
 
 class SpeechBody(BaseModel):
@@ -148,5 +188,5 @@ class SpeechBody(BaseModel):
     speed: float = Field(default=1.0, json_schema_extra={"minimum": 0.25, "maximum": 4.0})
     instructions: str | None = Field(default=None, max_length=2000)
     stream_format: Literal["audio", "sse"] = "audio"
-    language: str | None = Field(default=None, max_length=16)
-    seed: int | None = Field(default=None, json_schema_extra={"minimum": 0, "maximum": 2**32 - 1})
+    language: str | None = Field(default=None, max_length=16, json_schema_extra=LANGUAGE)
+    seed: Int | None = Field(default=None, json_schema_extra={"minimum": 0, "maximum": 2**32 - 1})

@@ -92,7 +92,9 @@ def _engine_of(state: ServerState, body: GenerateBody, profile: Profile | None) 
         return profile.preset_engine
     if profile.default_model:
         return state.registry.model(profile.default_model).engine
-    return None
+    # Voicebox falls back to its own default engine; here: the first installed engine (by
+    # name) that speaks this kind of voice.
+    return next((e.name for e in state.registry.engines if profile.voice_type in e.voice_kinds), None)
 
 
 def request_of(state: ServerState, body: GenerateBody) -> Resolved:
