@@ -336,7 +336,19 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--data-dir", help="where the database and audio live")
     serve.add_argument("--parent-pid", type=_positive_pid, metavar="PID",
                        help="stop when this process exits (how the Voicebox app runs its sidecar)")
+    serve.add_argument("--wyoming", metavar="URI",
+                       help="also serve Home Assistant's Wyoming protocol, e.g. tcp://127.0.0.1:10200")
+    serve.add_argument("--wyoming-voice", metavar="NAME", help="the Wyoming default voice")
     serve.set_defaults(handler=_lazy("voicebox_core.server.main", "serve", extra="server"))
+
+    wyoming = sub.add_parser("wyoming", help="serve Home Assistant's Wyoming protocol (text to speech)")
+    wyoming.add_argument("--uri", default=os.environ.get("VOICEBOX_WYOMING_URI", "tcp://127.0.0.1:10200"),
+                         help="where to listen: tcp://HOST:PORT or unix://PATH (default loopback)")
+    wyoming.add_argument("--data-dir", help="where the database (saved profiles) and audio live")
+    wyoming.add_argument("--voice", help="the default voice: '<engine>:<voice id>' or a profile name")
+    wyoming.add_argument("--zeroconf", nargs="?", const="", default=None, metavar="NAME",
+                         help="announce the service over mDNS (off by default)")
+    wyoming.set_defaults(handler=_lazy("voicebox_core.server.wyoming", "run", extra="wyoming"))
 
     engine = sub.add_parser("engine", help="tools for engine authors")
     engine_sub = engine.add_subparsers(dest="action", required=True, metavar="ACTION")

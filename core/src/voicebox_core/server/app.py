@@ -74,7 +74,10 @@ def create_app(data_dir: Path | None = None, registry: Registry | None = None) -
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         state.progress.bind(asyncio.get_running_loop())
+        services = [asyncio.create_task(start(state)) for start in state.services]
         yield
+        for task in services:
+            task.cancel()
         await _stop_jobs(state)
         for engine, backend in state.registry.loaded_backends().items():
             try:

@@ -109,6 +109,11 @@ def serve(args: argparse.Namespace) -> int:
         server.should_exit = True
 
     state.shutdown = stop
+    if getattr(args, "wyoming", None):
+        from voicebox_core.server.wyoming import serve_wyoming
+
+        uri, voice = args.wyoming, getattr(args, "wyoming_voice", None)
+        state.services.append(lambda s: serve_wyoming(s, uri, voice))
     parent_pid = getattr(args, "parent_pid", None)
     if parent_pid is not None:
         sentinel = state.settings.data_dir / ".keep-running"

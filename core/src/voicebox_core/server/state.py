@@ -6,7 +6,7 @@ import asyncio
 import errno
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -116,9 +116,10 @@ class EngineQueue:
         self.waiting = 0
         self._lock = asyncio.Lock()
 
-    def admit(self) -> Ticket:
-        """Take a place now, or raise :class:`EngineBusyError` (answered as 503 + Retry-After)."""
-        if self.waiting >= self.limit:
+    def admit(self, bounded: bool = True) -> Ticket:
+        """Take a place now, or raise :class:`EngineBusyError` (answered as 503 + Retry-After).
+        ``bounded=False`` always takes one (a Wyoming client waits; it has no Retry-After)."""
+        if bounded and self.waiting >= self.limit:
             raise EngineBusyError(
                 f"engine {self.engine!r} has {self.waiting} requests queued (VOICEBOX_MAX_QUEUE="
                 f"{self.limit}); retry shortly"
@@ -159,6 +160,8 @@ class ServerState:
     #: Called to stop the server (``POST /shutdown``, the parent watchdog).
     shutdown: Callable[[], None] | None = None
     watchdog_disabled: bool = False
+    #: Long-running services started with the HTTP server (``serve --wyoming``).
+    services: list[Callable[[ServerState], Awaitable[None]]] = field(default_factory=list)
     #: ``GET /engines?deep=true``: the deep doctor's report, once per server process (an
     #: install takes a restart to be seen anyway).
     deep_health: dict[str, Any] | None = None
