@@ -11,7 +11,8 @@ An engine author needs nothing beyond this module's ``__all__``::
         register(vb.EngineInfo(...))
 """
 
-from voicebox_core import runtime
+import typing as _typing
+
 from voicebox_core.backend import TTSBackend
 from voicebox_core.config import Capabilities, EngineInfo, ModelConfig, PresetVoice, VoiceKind
 from voicebox_core.errors import (
@@ -36,7 +37,31 @@ from voicebox_core.errors import (
 )
 from voicebox_core.hookspecs import API_VERSION, hookimpl
 from voicebox_core.registry import PluginFailure, PluginRecord, Registry, get_registry
-from voicebox_core.synthesis import Synthesis, SynthesisRequest, Synthesizer, Voice
+
+if _typing.TYPE_CHECKING:
+    from voicebox_core import runtime
+    from voicebox_core.synthesis import Synthesis, SynthesisRequest, Synthesizer, Voice
+
+#: Imported on first use: they bring numpy, soundfile and huggingface_hub, which
+#: discovery, ``voicebox engines list`` and ``--help`` never need.
+_LAZY = {"runtime": "voicebox_core.runtime", "Synthesis": "voicebox_core.synthesis",
+         "SynthesisRequest": "voicebox_core.synthesis", "Synthesizer": "voicebox_core.synthesis",
+         "Voice": "voicebox_core.synthesis"}
+
+
+def __getattr__(name: str) -> _typing.Any:
+    if name in _LAZY:
+        import importlib
+
+        module = importlib.import_module(_LAZY[name])
+        value = module if name == "runtime" else getattr(module, name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'voicebox_core' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY} - {"_typing"})
 
 __version__ = "0.1.0"
 

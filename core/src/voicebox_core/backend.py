@@ -5,9 +5,10 @@ An existing Voicebox backend moves into a plugin with its method bodies as they 
 
 from __future__ import annotations
 
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-import numpy as np
+if TYPE_CHECKING:  # the annotations only: discovery must not import numpy
+    import numpy as np
 
 __all__ = ["TTSBackend"]
 

@@ -8,11 +8,9 @@ scaffold, the audit tool, any engine) are imported only by the command that need
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
 import sys
-import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -47,6 +45,8 @@ def _engine_rows(registry: Any) -> list[dict[str, Any]]:
             "distribution": plugin.distribution,
             "version": plugin.version,
             "load_ms": round(plugin.load_seconds * 1000, 1),
+            "heavy_imports": list(plugin.heavy_imports),
+            "slow": plugin.slow,
             "voice_kinds": list(info.voice_kinds),
             "languages": list(info.languages),
             "preset_voices": len(info.preset_voices),
@@ -77,6 +77,8 @@ def cmd_engines_list(args: argparse.Namespace) -> int:
     for row in rows:
         print(f"{row['engine']}  {row['display_name']}  "
               f"[{row['distribution']} {row['version']}, loaded in {row['load_ms']} ms]")
+        if row["slow"]:
+            print(f"  SLOW: {registry.plugin_of(row['engine']).slow_reason} (voicebox engines doctor)")
         print(f"  voices: {', '.join(row['voice_kinds'])}"
               + (f" ({row['preset_voices']} presets, default {row['default_voice']})"
                  if row["preset_voices"] else ""))
@@ -105,6 +107,7 @@ def cmd_engines_doctor(args: argparse.Namespace) -> int:
         print(json.dumps({
             "plugins": [{"plugin": p.name, "distribution": p.distribution, "version": p.version,
                          "engines": list(p.engines), "load_ms": round(p.load_seconds * 1000, 1),
+                         "heavy_imports": list(p.heavy_imports), "slow": p.slow,
                          "requirement_problems": [str(x) for x in problems[p.distribution]]}
                         for p in registry.plugins],
             "failed": _failure_rows(registry),
@@ -116,9 +119,11 @@ def cmd_engines_doctor(args: argparse.Namespace) -> int:
           + ".")
     for plugin in registry.plugins:
         found = problems[plugin.distribution]
-        state = "BROKEN" if found else "OK    "
+        state = "BROKEN" if found else "SLOW  " if plugin.slow else "OK    "
         print(f"{state}{plugin.name} ({plugin.distribution} {plugin.version}): "
               f"{', '.join(plugin.engines)} in {plugin.load_seconds * 1000:.1f} ms")
+        if plugin.slow:
+            print(f"  slow:        {plugin.slow_reason}")
         for problem in found:
             print(f"  requirement: {problem}")
             print(f"  fix:         {problem.fix}")
@@ -232,6 +237,8 @@ def cmd_say(args: argparse.Namespace) -> int:
         raise UsageError(f"output {output.name!r} must end in .wav, .flac or .ogg")
     request = SynthesisRequest(text=args.text, model=model, voice=voice, language=args.language,
                                seed=args.seed, instruct=args.instruct)
+    import asyncio
+
     synthesizer = Synthesizer(registry)
     result = asyncio.run(synthesizer.synthesize(request))
     save_audio(output, result.audio, result.sample_rate)
@@ -392,8 +399,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("voicebox: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `voicebox engines list | head -1`: the reader had enough
+        try:
+            sys.stdout = open(os.devnull, "w")
+        except OSError:
+            pass
+        return 0
     except Exception as exc:  # noqa: BLE001 - one readable line, never a traceback by default
         if os.environ.get("VOICEBOX_DEBUG"):
+            import traceback
+
             traceback.print_exc()
         first = str(exc).splitlines()[0] if str(exc) else ""
         print(f"voicebox: error: {type(exc).__name__}: {first} "

@@ -16,10 +16,12 @@ Environment:
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import os
+import re
+import sys
 import threading
 import time
-import traceback
 from collections.abc import Iterable
 from dataclasses import dataclass
 from types import ModuleType
@@ -35,6 +37,7 @@ from voicebox_core.errors import ContractError, UnknownEngineError, UnknownModel
 
 __all__ = [
     "ENTRY_POINT_GROUP",
+    "HEAVY_MODULES",
     "PluginFailure",
     "PluginLoadError",
     "PluginRecord",
@@ -60,6 +63,19 @@ _HINTS = {
 }
 
 
+#: Libraries no plugin metadata module should import: each costs every ``voicebox`` command
+#: from a tenth of a second (numpy) to seconds (torch). They belong in the backend module.
+HEAVY_MODULES = frozenset({
+    "torch", "tensorflow", "jax", "jaxlib", "transformers", "diffusers", "onnxruntime", "numpy",
+    "scipy", "librosa", "numba", "sklearn", "pandas", "cv2", "soundfile", "huggingface_hub",
+})
+
+
+def slow_plugin_ms() -> float:
+    """A plugin whose discovery takes longer than this is reported (VOICEBOX_SLOW_PLUGIN_MS)."""
+    return float(os.environ.get("VOICEBOX_SLOW_PLUGIN_MS", "100"))
+
+
 @dataclass(frozen=True)
 class PluginRecord:
     """A plugin that loaded: what it provides and how long it took."""
@@ -69,6 +85,21 @@ class PluginRecord:
     version: str
     engines: tuple[str, ...]
     load_seconds: float
+    #: Heavy libraries (HEAVY_MODULES) that loading this plugin imported.
+    heavy_imports: tuple[str, ...] = ()
+
+    @property
+    def slow(self) -> bool:
+        """Its metadata module imported a heavy library, or took over VOICEBOX_SLOW_PLUGIN_MS."""
+        return bool(self.heavy_imports) or self.load_seconds * 1000 > slow_plugin_ms()
+
+    @property
+    def slow_reason(self) -> str:
+        cost = f"{self.load_seconds * 1000:.0f} ms added to every voicebox command"
+        what = (f"its metadata module imported {', '.join(self.heavy_imports)}" if self.heavy_imports
+                else "loading its metadata module is slow")
+        return (f"{what} ({cost}); import the model library inside the backend module "
+                "(EngineInfo.backend), which the core imports only when the engine is used")
 
 
 @dataclass(frozen=True)
@@ -104,6 +135,22 @@ class _Rejected(Exception):
     def __init__(self, stage: str, message: str) -> None:
         super().__init__(message)
         self.stage = stage
+
+
+_DIST_INFO = re.compile(r"^(?P<name>[^-]+)-(?P<version>[^-]+)\.dist-info$")
+
+
+def _identity(ep: importlib_metadata.EntryPoint) -> tuple[str, str]:
+    """(distribution, version) of an entry point. From the ``.dist-info`` folder's name when it
+    has the standard form (reading METADATA parses an e-mail per plugin: half of discovery's
+    time), else from the metadata."""
+    if ep.dist is None:
+        return "?", "?"
+    folder = getattr(ep.dist, "_path", None)
+    match = _DIST_INFO.match(getattr(folder, "name", "") or "")
+    if match:
+        return match["name"].replace("_", "-").lower(), match["version"]
+    return ep.dist.name, ep.dist.version
 
 
 def _env_names(var: str) -> set[str] | None:
@@ -171,9 +218,8 @@ class Registry:
         deny = _env_names("VOICEBOX_DISABLE_PLUGINS") or set()
         pending = []
         for ep in sorted(entry_points, key=lambda e: e.name):
-            dist = ep.dist.name if ep.dist else "?"
+            dist, version = _identity(ep)
             if _selected(ep, dist, allow, deny):
-                version = ep.dist.version if ep.dist else "?"
                 loaded = registry._load(ep, dist, version)
                 if loaded is not None:
                     pending.append(loaded)
@@ -184,11 +230,15 @@ class Registry:
             strict = os.environ.get("VOICEBOX_STRICT_PLUGINS", "") not in ("", "0", "false")
         if strict and registry.failures:
             raise PluginLoadError(registry.failures)
+        if strict and (slow := [p for p in registry.plugins if p.slow]):
+            raise ContractError("plugins slow down discovery (strict mode): " + "; ".join(
+                f"{p.name} ({p.distribution} {p.version}): {p.slow_reason}" for p in slow))
         return registry
 
     def _load(
         self, ep: importlib_metadata.EntryPoint, dist: str, version: str
     ) -> tuple[PluginRecord, list[EngineInfo]] | None:
+        before = set(sys.modules)
         started = time.perf_counter()
         stage = "import"
         try:
@@ -199,19 +249,23 @@ class Registry:
             infos = self._collect(module, ep.name)
             stage = "metadata"
             for info in infos:
-                if problems := validate_engine(info):
+                if problems := validate_engine(info) or _missing_modules(info):
                     raise _Rejected("metadata", "; ".join(problems))
         except _Rejected as rejected:
             self._fail(ep.name, dist, version, rejected.stage, str(rejected), "")
             return None
-        except BaseException as exc:  # noqa: BLE001 - isolation is the point
+        except BaseException as exc:
             if isinstance(exc, KeyboardInterrupt):
                 raise
             detail = f"{type(exc).__name__}: {exc}"
+            import traceback  # only on failure: discovery's happy path stays light
+
             self._fail(ep.name, dist, version, stage, detail, traceback.format_exc())
             return None
         names = tuple(i.name for i in infos)
-        return PluginRecord(ep.name, dist, version, names, time.perf_counter() - started), infos
+        elapsed = time.perf_counter() - started
+        heavy = tuple(sorted({m.split(".")[0] for m in set(sys.modules) - before} & HEAVY_MODULES))
+        return PluginRecord(ep.name, dist, version, names, elapsed, heavy), infos
 
     def _commit(self, record: PluginRecord, infos: list[EngineInfo]) -> None:
         try:
@@ -313,6 +367,24 @@ class Registry:
     def loaded_backends(self) -> dict[str, TTSBackend]:
         with self._lock:
             return dict(self._backends)
+
+
+def _missing_modules(info: EngineInfo) -> list[str]:
+    """``backend`` and ``check`` name modules that exist (found, not imported: no heavy code runs)."""
+    problems = []
+    for field_name in ("backend", "check"):
+        target = getattr(info, field_name)
+        if not target:
+            continue
+        module = target.partition(":")[0]
+        try:
+            found = importlib.util.find_spec(module) is not None
+        except (ImportError, ValueError):
+            found = False
+        if not found:
+            problems.append(f"engine {info.name!r}: field {field_name!r} names module {module!r}, which "
+                            f"is not installed (a typo in {target!r}?)")
+    return problems
 
 
 def _import_attribute(target: str) -> Any:

@@ -1,45 +1,64 @@
-"""Runtime helpers every engine shares."""
+"""Runtime helpers every engine shares.
 
-from voicebox_core.runtime.audio import (
-    as_mono_float32,
-    change_speed,
-    crossfade_concat,
-    encode_audio,
-    load_audio,
-    load_reference_audio,
-    normalize_audio,
-    resample,
-    save_audio,
-    trim_tts_output,
-)
-from voicebox_core.runtime.cache import VoicePromptCache, prompt_cache
-from voicebox_core.runtime.device import (
-    accelerator,
-    choose_device,
-    empty_device_cache,
-    seed_everything,
-)
-from voicebox_core.runtime.download import (
-    DownloadProgress,
-    cached_snapshot,
-    delete_model,
-    download_progress,
-    ensure_model,
-    hf_cache_dir,
-    is_downloaded,
-    is_offline,
-    local_override,
-    model_disk_bytes,
-)
-from voicebox_core.runtime.install import upstream_import_error
-from voicebox_core.runtime.paths import data_dir
-from voicebox_core.runtime.text import has_speakable_text, split_for_streaming, split_text_into_chunks
-from voicebox_core.runtime.workarounds import (
-    float32_inputs,
-    float32_outputs,
-    redirect_config_repo,
-    torch_load_on_cpu,
-)
+Each helper is imported on first use (``voicebox_core.runtime.<name>``), so importing the
+package costs nothing; the modules themselves bring numpy, soundfile and huggingface_hub.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_WHERE = {
+    "DownloadProgress": "voicebox_core.runtime.download",
+    "VoicePromptCache": "voicebox_core.runtime.cache",
+    "accelerator": "voicebox_core.runtime.device",
+    "as_mono_float32": "voicebox_core.runtime.audio",
+    "cached_snapshot": "voicebox_core.runtime.download",
+    "change_speed": "voicebox_core.runtime.audio",
+    "choose_device": "voicebox_core.runtime.device",
+    "crossfade_concat": "voicebox_core.runtime.audio",
+    "data_dir": "voicebox_core.runtime.paths",
+    "delete_model": "voicebox_core.runtime.download",
+    "download_progress": "voicebox_core.runtime.download",
+    "empty_device_cache": "voicebox_core.runtime.device",
+    "encode_audio": "voicebox_core.runtime.audio",
+    "ensure_model": "voicebox_core.runtime.download",
+    "float32_inputs": "voicebox_core.runtime.workarounds",
+    "float32_outputs": "voicebox_core.runtime.workarounds",
+    "has_speakable_text": "voicebox_core.runtime.text",
+    "hf_cache_dir": "voicebox_core.runtime.download",
+    "is_downloaded": "voicebox_core.runtime.download",
+    "is_offline": "voicebox_core.runtime.download",
+    "load_audio": "voicebox_core.runtime.audio",
+    "load_reference_audio": "voicebox_core.runtime.audio",
+    "local_override": "voicebox_core.runtime.download",
+    "model_disk_bytes": "voicebox_core.runtime.download",
+    "normalize_audio": "voicebox_core.runtime.audio",
+    "prompt_cache": "voicebox_core.runtime.cache",
+    "redirect_config_repo": "voicebox_core.runtime.workarounds",
+    "resample": "voicebox_core.runtime.audio",
+    "save_audio": "voicebox_core.runtime.audio",
+    "seed_everything": "voicebox_core.runtime.device",
+    "split_for_streaming": "voicebox_core.runtime.text",
+    "split_text_into_chunks": "voicebox_core.runtime.text",
+    "torch_load_on_cpu": "voicebox_core.runtime.workarounds",
+    "trim_tts_output": "voicebox_core.runtime.audio",
+    "upstream_import_error": "voicebox_core.runtime.install",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _WHERE:
+        value = getattr(importlib.import_module(_WHERE[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'voicebox_core.runtime' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_WHERE})
+
 
 __all__ = [
     "DownloadProgress",
