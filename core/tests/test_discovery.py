@@ -14,7 +14,6 @@ import textwrap
 from pathlib import Path
 
 import pytest
-
 from voicebox_core.registry import PluginLoadError, Registry
 
 GOOD_ENGINE = '''
@@ -24,7 +23,7 @@ VOICEBOX_API_VERSION = vb.API_VERSION
 @vb.hookimpl
 def voicebox_register_engines(register):
     register(vb.EngineInfo(
-        name={engine!r}, display_name="Broken fixture", backend="x:y", voice_kinds=("preset",),
+        name={engine!r}, display_name="Broken fixture", backend={backend!r}, voice_kinds=("preset",),
         preset_voices=(vb.PresetVoice("v", "V", "en"),), default_voice="v",
         models=(vb.ModelConfig(model_name={model!r}, display_name="M", engine={engine!r},
                 hf_repo_id=None, bundled=True, sample_rate=16000, languages=("en",)),)))
@@ -40,19 +39,23 @@ BROKEN = {
         "register", "boom in hook",
     ),
     "bad_metadata": (
-        GOOD_ENGINE.format(engine="Bad-Name", model="bad model"),
+        GOOD_ENGINE.format(engine="Bad-Name", model="bad model", backend="json:loads"),
         "metadata", "field 'name'",
     ),
     "duplicate_engine": (
-        GOOD_ENGINE.format(engine="reference", model="dup-model-1"),
+        GOOD_ENGINE.format(engine="reference", model="dup-model-1", backend="json:loads"),
         "duplicate", "engine name 'reference'",
     ),
     "duplicate_model": (
-        GOOD_ENGINE.format(engine="dupmodel", model="reference-16k"),
+        GOOD_ENGINE.format(engine="dupmodel", model="reference-16k", backend="json:loads"),
         "duplicate", "model name 'reference-16k'",
     ),
+    "backend_typo": (
+        GOOD_ENGINE.format(engine="typo", model="typo-model", backend="voicebox_broken_backend_typo.bakend:B"),
+        "metadata", "field 'backend' names module 'voicebox_broken_backend_typo.bakend'",
+    ),
     "old_contract": (
-        GOOD_ENGINE.format(engine="oldapi", model="old-model").replace(
+        GOOD_ENGINE.format(engine="oldapi", model="old-model", backend="json:loads").replace(
             "VOICEBOX_API_VERSION = vb.API_VERSION", "VOICEBOX_API_VERSION = '0.9'"),
         "version", "built for contract 0.9",
     ),

@@ -168,8 +168,10 @@ def validate_engine(info: object) -> list[str]:
         problems.append(f"{where}: field 'preset_voices' repeats a voice_id")
     if info.default_voice is not None and info.default_voice not in voice_ids:
         problems.append(f"{where}: field 'default_voice' {info.default_voice!r} is not a preset voice")
-    if info.capabilities.max_chunk_chars < 20:
-        problems.append(f"{where}: field 'capabilities.max_chunk_chars' must be at least 20")
+    for index, voice in enumerate(info.preset_voices):
+        problems.extend(_validate_voice(where, index, voice))
+    if not isinstance(info.capabilities.max_chunk_chars, int) or info.capabilities.max_chunk_chars < 20:
+        problems.append(f"{where}: field 'capabilities.max_chunk_chars' must be an integer of at least 20")
     low, high = info.reference_seconds
     if not 0 < low < high:
         problems.append(f"{where}: field 'reference_seconds' must be (min, max) with 0 < min < max")
@@ -178,10 +180,46 @@ def validate_engine(info: object) -> list[str]:
     return problems
 
 
+def _codes(where: str, field_name: str, value: object) -> list[str]:
+    """Problems of a field that must hold language codes (a tuple of strings)."""
+    if isinstance(value, str) or not isinstance(value, (tuple, list)):
+        return [f"{where}: field {field_name!r} must be a tuple of language codes such as "
+                f"('en', 'de'), not {type(value).__name__} {value!r}"]
+    return [f"{where}: field {field_name!r} holds {lang!r}, not an ISO 639 code such as 'en' (or 'auto')"
+            for lang in value if not isinstance(lang, str) or not _LANGUAGE.match(lang)]
+
+
+def _validate_voice(where: str, index: int, voice: object) -> list[str]:
+    if not isinstance(voice, PresetVoice):
+        return [f"{where}: field 'preset_voices[{index}]' is a {type(voice).__name__}, not PresetVoice"]
+    at = f"{where}: preset voice {voice.voice_id!r}"
+    problems = []
+    if not isinstance(voice.language, str) or not _LANGUAGE.match(voice.language):
+        problems.append(f"{at}: field 'language' is {voice.language!r}, not an ISO 639 code such as 'en'")
+    problems.extend(_codes(at, "languages", voice.languages))
+    if isinstance(voice.models, str) or not isinstance(voice.models, (tuple, list)):
+        problems.append(f"{at}: field 'models' must be a tuple of model names, not {voice.models!r}")
+    return problems
+
+
+_TYPES: tuple[tuple[str, type | tuple[type, ...]], ...] = (
+    ("model_name", str), ("display_name", str), ("engine", str), ("sample_rate", int),
+    ("model_size", str), ("size_mb", (int, float)), ("needs_trim", bool), ("supports_instruct", bool),
+    ("bundled", bool), ("files", (tuple, list)), ("on_demand_files", (tuple, list)),
+)
+
+
 def _validate_model(info: EngineInfo, model: object) -> list[str]:
     if not isinstance(model, ModelConfig):
         return [f"engine {info.name!r}: field 'models' holds a {type(model).__name__}, not ModelConfig"]
     where = f"model {model.model_name!r}"
+    typed = [f"{where}: field {name!r} must be {_type_names(kind)}, not {type(getattr(model, name)).__name__} "
+             f"{getattr(model, name)!r}" for name, kind in _TYPES
+             if not isinstance(getattr(model, name), kind)
+             or (kind is int and isinstance(getattr(model, name), bool))]
+    codes = _codes(where, "languages", model.languages)
+    if typed or (codes and (isinstance(model.languages, str) or not isinstance(model.languages, (tuple, list)))):
+        return typed + codes  # the checks below compare values: types first
     problems = []
     if not _NAME.match(model.model_name):
         problems.append(f"{where}: field 'model_name' must match {_NAME.pattern}")
@@ -195,11 +233,7 @@ def _validate_model(info: EngineInfo, model: object) -> list[str]:
         problems.append(f"{where}: field 'sample_rate' {model.sample_rate} is not an audio rate")
     if not model.languages:
         problems.append(f"{where}: field 'languages' is empty")
-    problems.extend(
-        f"{where}: field 'languages' holds {lang!r}, not an ISO 639 code or 'auto'"
-        for lang in model.languages
-        if not _LANGUAGE.match(lang)
-    )
+    problems.extend(codes)
     if not model.devices or any(d not in DEVICES for d in model.devices):
         problems.append(f"{where}: field 'devices' must be a non-empty subset of {DEVICES}")
     if model.size_mb < 0:
@@ -208,3 +242,9 @@ def _validate_model(info: EngineInfo, model: object) -> list[str]:
         if not isinstance(required, ModelConfig) or not required.hf_repo_id:
             problems.append(f"{where}: field 'requires' must hold ModelConfigs with an hf_repo_id")
     return problems
+
+
+def _type_names(kind: type | tuple[type, ...]) -> str:
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    return " or ".join({"str": "a string", "int": "an integer", "float": "a number", "bool": "True or False",
+                        "tuple": "a tuple", "list": "a list"}.get(k.__name__, k.__name__) for k in kinds)
