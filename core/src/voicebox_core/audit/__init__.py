@@ -44,6 +44,7 @@ def render_text(report: object) -> str:
     tests = sum(p.tests_skipped for p in report.packages)
     large = [f for p in report.packages for f in p.too_large]
     out = [f"voicebox audit: {report.distribution} {report.version}",
+           *[f"WARNING: {w}" for w in report.warnings],
            f"walked {len(report.packages)} distributions, scanned {scanned} source files in "
            f"{report.seconds:.1f} s ({tests} test and build-time files not scanned"
            + (f", {len(large)} files over 2 MB not scanned" if large else "") + ")"]

@@ -67,6 +67,9 @@ def render_hook(report: AuditReport) -> str:
         for scan_id, dist, where, hits in report.runtime_fixes:
             lines.append(f"#   {dist}: {scan_id} x{hits} (first {where}): {_ADVICE[scan_id]}")
         lines.append("")
+    if report.covered:
+        lines.append("# Already collected by an existing hook (not repeated here): "
+                     + ", ".join(f"{package} ({hook})" for package, hook in report.covered))
     if report.skipped:
         lines.append("# Not audited (skipped): " + ", ".join(sorted(report.skipped))
                      + "; pyinstaller-hooks-contrib covers torch.")

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
+from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 from voicebox_core.audit.scans import SCANS, metadata_names, scan_text, scans_for
@@ -94,6 +97,11 @@ class AuditReport:
     #: Runtime fixes a hook cannot make: (scan id, distribution, first file:line, hits).
     runtime_fixes: list[tuple[str, str, str, int]]
     seconds: float = 0.0
+    #: collect_all proposals left out because an existing hook covers the package:
+    #: (package, the hook that does).
+    covered: list[tuple[str, str]] = field(default_factory=list)
+    #: Warnings about the audit itself (stale metadata of an editable install...).
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def findings(self) -> int:
@@ -115,6 +123,8 @@ class AuditReport:
             "conflicts": [{**asdict(c), "stack": c.stack} for c in self.conflicts],
             "missing": [{"required_by": who, "requirement": what} for who, what in self.missing],
             "directives": [asdict(d) for d in self.directives],
+            "covered_by_existing_hooks": [{"package": p, "hook": h} for p, h in self.covered],
+            "warnings": list(self.warnings),
             "runtime_fixes": [{"scan": s, "distribution": d, "first": w, "hits": n}
                               for s, d, w, n in self.runtime_fixes],
         }
@@ -153,9 +163,60 @@ def _first(report: PackageReport, scans: Iterable[str]) -> Finding:
     return next(f for f in report.findings if f.scan in scans)
 
 
-def _directives(root: PackageReport, packages: list[PackageReport],
-                modules: list[str]) -> list[Directive]:
+def existing_hooks() -> dict[str, str]:
+    """Module name -> hook file of pyinstaller-hooks-contrib and PyInstaller's own hooks."""
+    import importlib.util
+
+    found: dict[str, str] = {}
+    for package in ("_pyinstaller_hooks_contrib", "PyInstaller.hooks"):
+        try:
+            spec = importlib.util.find_spec(package)
+        except (ImportError, ValueError):
+            spec = None
+        if spec is None or not spec.submodule_search_locations:
+            continue
+        for location in spec.submodule_search_locations:
+            for hook in Path(location).rglob("hook-*.py"):
+                found.setdefault(hook.stem.removeprefix("hook-"), f"{package.split('.')[0]}/{hook.name}")
+    return found
+
+
+_FROM_IMPORT = re.compile(r"^\s*from\s+([A-Za-z_][\w.]*)\s+import\s+\(?([^)\n]*(?:\n[^)\n]*)*?)\)?\s*$",
+                          re.MULTILINE)
+
+
+def lazy_submodules(sources: list[str]) -> dict[str, str]:
+    """Submodules that lazily-loading packages (transformers, diffusers: ``_LazyModule``)
+    import only when the backend asks for a name from them: name -> module.
+
+    PyInstaller's analysis cannot see them (the import happens by name at run time)."""
+    import importlib
+
+    wanted: dict[str, set[str]] = {}
+    for text in sources:
+        for match in _FROM_IMPORT.finditer(text):
+            names = {n.strip().split(" as ")[0] for n in match.group(2).replace("\n", ",").split(",")}
+            wanted.setdefault(match.group(1).split(".")[0], set()).update(n for n in names if n.isidentifier())
+    found: dict[str, str] = {}
+    for package, names in wanted.items():
+        try:
+            module = importlib.import_module(package)
+        except Exception:  # noqa: BLE001 - not importable here: nothing to resolve
+            continue
+        table = getattr(module, "_class_to_module", None)
+        if not isinstance(table, dict):
+            continue
+        for name in sorted(names):
+            if name in table:
+                found[name] = f"{package}.{table[name]}"
+    return found
+
+
+def _directives(root: PackageReport, packages: list[PackageReport], modules: list[str],
+                covered: list[tuple[str, str]] | None = None,
+                lazy: dict[str, str] | None = None) -> list[Directive]:
     out: dict[tuple[str, str], Directive] = {}
+    hooks = existing_hooks()
 
     def add(kind: str, target: str, reason: str) -> None:
         key = canonicalize_name(target) if kind == "copy_metadata" else target
@@ -163,6 +224,8 @@ def _directives(root: PackageReport, packages: list[PackageReport],
 
     for module in modules:
         add("hiddenimport", module, "named as a string (entry point / EngineInfo.backend)")
+    for name, module in sorted((lazy or {}).items(), key=lambda item: item[1]):
+        add("hiddenimport", module, f"imported lazily when the backend asks for {name}")
     if modules:
         add("copy_metadata", root.distribution, "the registry reads the plugin's name and version")
     collect_all_scans = {s.id for s in SCANS if s.directive == "collect_all"}
@@ -171,6 +234,10 @@ def _directives(root: PackageReport, packages: list[PackageReport],
         for finding in report.findings:
             if finding.scan in collect_all_scans and finding.package.isidentifier():
                 collected.add(finding.package)
+                if finding.package in hooks and finding.package not in root.packages:
+                    if covered is not None and (finding.package, hooks[finding.package]) not in covered:
+                        covered.append((finding.package, hooks[finding.package]))
+                    continue
                 add("collect_all", finding.package, f"{finding.scan}: {finding.where}")
         if report.count("metadata") and not collected:
             add("copy_metadata", report.distribution, f"metadata: {_first(report, {'metadata'}).where}")
@@ -221,7 +288,51 @@ def audit_distribution(distribution: str, path: Sequence[str] | None = None,
                 runtime.append((scan.id, report.distribution, _first(report, {scan.id}).where,
                                 report.count(scan.id)))
     root = reports[0]
+    entry = _entry_modules(tree)
+    sources = {display.removesuffix(".py").replace("/", "."): path
+               for display, path in installed_files(tree.root.dist).sources}
+    backend_texts = [sources[m].read_text(encoding="utf-8", errors="replace") for m in entry if m in sources]
+    covered: list[tuple[str, str]] = []
+    directives = _directives(root, reports, entry, covered, lazy_submodules(backend_texts))
     result = AuditReport(root.distribution, root.version, reports, tree.conflicts, tree.missing,
-                         tree.skipped, _directives(root, reports, _entry_modules(tree)), runtime)
+                         tree.skipped, directives, runtime, covered=covered,
+                         warnings=stale_metadata(tree.root.dist))
     result.seconds = time.perf_counter() - started
     return result
+
+
+def stale_metadata(dist: Any) -> list[str]:
+    """An editable install whose pyproject.toml lists requirements its installed metadata
+    lacks (metadata is written at install time): the audit would walk an old tree."""
+    import tomllib
+    from urllib.parse import unquote, urlparse
+
+    text = dist.read_text("direct_url.json")
+    if not text:
+        return []
+    try:
+        direct = json.loads(text)
+    except ValueError:
+        return []
+    if not direct.get("dir_info", {}).get("editable"):
+        return []
+    project = Path(unquote(urlparse(direct.get("url", "")).path)) / "pyproject.toml"
+    try:
+        declared = tomllib.loads(project.read_text(encoding="utf-8")).get("project", {}).get("dependencies", [])
+    except (OSError, tomllib.TOMLDecodeError):
+        return []
+    installed = {canonicalize_name(Requirement(r).name) for r in dist.requires or () if _requirement_ok(r)}
+    new = sorted({canonicalize_name(Requirement(r).name) for r in declared if _requirement_ok(r)} - installed)
+    if not new:
+        return []
+    return [f"{dist.metadata['Name']} is an editable install whose metadata is older than "
+            f"{project}: it lacks {', '.join(new)}; reinstall (pip install -e {project.parent}) "
+            "for an audit of the tree as declared"]
+
+
+def _requirement_ok(text: str) -> bool:
+    try:
+        Requirement(text)
+    except Exception:  # noqa: BLE001 - a malformed line is not a requirement
+        return False
+    return True

@@ -30,6 +30,8 @@ class Scan:
     advice: str
     #: Import packages that define what the scan looks for: their hits are not uses.
     subjects: tuple[str, ...] = ()
+    #: Hits inside string literals are data (a lexer's keyword list), not code.
+    code_only: bool = False
 
 
 @dataclass(frozen=True)
@@ -40,9 +42,9 @@ class Hit:
 
 
 def _scan(id: str, title: str, needles: tuple[str, ...], patterns: tuple[str, ...],
-          directive: str, advice: str, subjects: tuple[str, ...] = ()) -> Scan:
+          directive: str, advice: str, subjects: tuple[str, ...] = (), code_only: bool = False) -> Scan:
     return Scan(id, title, needles, tuple(re.compile(p) for p in patterns), directive, advice,
-                subjects)
+                subjects, code_only)
 
 
 SCANS: tuple[Scan, ...] = (
@@ -65,7 +67,7 @@ SCANS: tuple[Scan, ...] = (
            r"pkgutil\.get_data\b"),
           "collect_data_files", "the files it opens must be bundled beside the module"),
     _scan("system_paths", "system paths and espeak", ("/usr/", "espeak", "phonemize"),
-          (r"/usr/(?:share|lib|local)\b", r"espeak", r"phonemize"), "runtime",
+          (r"/usr/(?:share|lib|local)\b", r"\bespeak", r"\bphonemize\b"), "runtime",
           "a frozen app on another machine has no such path: bundle the data and point the "
           "library at it from a runtime hook (e.g. ESPEAK_DATA_PATH)"),
     _scan("torch_load", "torch.load without map_location", ("torch.load",),
@@ -73,12 +75,12 @@ SCANS: tuple[Scan, ...] = (
           "crashes on a CPU-only machine with CUDA-saved weights: wrap the call in "
           "voicebox_core.runtime.torch_load_on_cpu()", ("torch",)),
     _scan("hf_token", "token=True / token=os.getenv", ("token=", "token ="),
-          (r"token\s*=\s*(?:True\b|os\.getenv\b|os\.environ\b)",), "runtime",
+          (r"(?<![\w.])(?:use_auth_)?token\s*=\s*(?:True\b|os\.getenv\b|os\.environ\b)",), "runtime",
           "crashes without a stored Hugging Face token: download with token=None yourself"),
     _scan("float64", "float64 / torch.from_numpy / .double()", ("float64", "from_numpy", ".double()"),
           (r"torch\.from_numpy\(", r"\.double\(\)", r"float64\b"), "runtime",
           "librosa and numpy give float64; models expect float32: cast, or use "
-          "voicebox_core.runtime.float32_outputs()", ("numpy", "torch")),
+          "voicebox_core.runtime.float32_outputs()", ("numpy", "torch"), code_only=True),
     _scan("jit_script", "torch.jit.script", ("jit.script",), (r"jit\.script\b",),
           "collect_all", "TorchScript compiles from .py sources at import time; collect them, "
           "or shim the function without the decorator", ("torch",)),
@@ -118,6 +120,26 @@ def _call_has(text: str, start: int, word: str) -> bool:
             if depth == 0:
                 return word in text[start:index]
     return word in text[start:end]
+
+
+def _in_string(line: str, column: int) -> bool:
+    """Whether ``column`` of ``line`` is inside a one-line string literal (quotes before it
+    are unbalanced)."""
+    quote = None
+    index = 0
+    while index < column:
+        char = line[index]
+        if char == "\\":
+            index += 2
+            continue
+        if quote is None and char in "'\"":
+            quote = char
+        elif char == quote:
+            quote = None
+        elif quote is None and char == "#":
+            return False
+        index += 1
+    return quote is not None
 
 
 def _docstrings(text: str) -> list[tuple[int, int]]:
@@ -160,6 +182,8 @@ def scan_text(text: str, scans: tuple[Scan, ...] = SCANS) -> list[Hit]:
                 if _SKIPPED_LINE.match(line):
                     continue
                 if scan.id == "torch_load" and _call_has(text, match.end(), "map_location"):
+                    continue
+                if scan.code_only and _in_string(line, match.start() - (newlines[number - 1] + 1 if number else 0)):
                     continue
                 seen.add(number)
                 hits.append(Hit(scan.id, number + 1, line.strip()[:160]))
