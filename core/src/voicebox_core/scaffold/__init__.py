@@ -163,7 +163,9 @@ def run(args: argparse.Namespace) -> int:
     """Entry of ``voicebox engine new``."""
     root = create_plugin(args.name, args.voice_kind, args.dir)
     names = plugin_names(args.name)
-    print(f"created {names.distribution} ({args.voice_kind} voices) in {root}")
+    count = sum(1 for p in root.rglob("*") if p.is_file())
+    print(f"created the engine {names.name!r} ({args.voice_kind} voices): distribution "
+          f"{names.distribution}, {count} files in {root.resolve()}/")
     print("next:")
     print(f"  cd {root}")
     print('  pip install -e ".[test]"')
