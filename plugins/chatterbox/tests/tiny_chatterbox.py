@@ -13,7 +13,6 @@ BOS -> t1 -> ... -> t10 -> STOP (recipe of research/scripts/chatterbox_qwen/tiny
 from __future__ import annotations
 
 import functools
-import hashlib
 import json
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -171,18 +170,9 @@ def build_turbo(out: Path) -> None:
 
 def as_hf_snapshot(hub: Path, repo_id: str, build, commit: str) -> Path:
     """Build into ``hub/models--org--name/snapshots/<commit>`` with ``refs/main`` and blobs."""
-    repo = hub / ("models--" + repo_id.replace("/", "--"))
-    snapshot = repo / "snapshots" / commit
-    build(snapshot)
-    blobs = repo / "blobs"
-    blobs.mkdir(parents=True, exist_ok=True)
-    for file in sorted(p for p in snapshot.rglob("*") if p.is_file()):
-        blob = blobs / hashlib.sha256(file.read_bytes()).hexdigest()
-        file.replace(blob)
-        file.symlink_to(blob)
-    (repo / "refs").mkdir(exist_ok=True)
-    (repo / "refs" / "main").write_text(commit)
-    return snapshot
+    from voicebox_core.testing import write_tiny_snapshot
+
+    return write_tiny_snapshot(hub, repo_id, build, commit=commit)
 
 
 def reference_wav(path: Path, seconds: float, sample_rate: int = 24000) -> Path:

@@ -41,7 +41,8 @@ for _var in [v for v in os.environ if v.startswith("VOICEBOX_MODEL_PATH_")] + [
 
 import pytest  # noqa: E402
 
-REPO_DIR = "models--hexgrad--Kokoro-82M"
+REPO_ID = "hexgrad/Kokoro-82M"
+REPO_DIR = "models--" + REPO_ID.replace("/", "--")
 FAKE_COMMIT = "6e1a4a1b0c7d2f3e4a5b6c7d8e9f0a1b2c3d4e5f"
 VOICES_IN_CACHE = ("af_heart", "ef_dora", "bf_emma")
 CUDA_SAVED_VOICE = "bf_emma"
@@ -123,13 +124,12 @@ def build_tiny_snapshot(snapshot: Path, seed: int = 0) -> Path:
 @pytest.fixture(scope="session")
 def kokoro_hub() -> Path:
     """``hub/models--hexgrad--Kokoro-82M`` with refs/main and one tiny snapshot."""
-    repo = Path(os.environ["HF_HUB_CACHE"]) / REPO_DIR
-    snapshot = repo / "snapshots" / FAKE_COMMIT
-    if not (snapshot / "kokoro-v1_0.pth").is_file():
-        (repo / "refs").mkdir(parents=True, exist_ok=True)
-        (repo / "refs" / "main").write_text(FAKE_COMMIT)
-        build_tiny_snapshot(snapshot)
-    return snapshot
+    from voicebox_core.testing import write_tiny_snapshot
+
+    snapshot = Path(os.environ["HF_HUB_CACHE"]) / REPO_DIR / "snapshots" / FAKE_COMMIT
+    if (snapshot / "kokoro-v1_0.pth").exists():
+        return snapshot
+    return write_tiny_snapshot(os.environ["HF_HUB_CACHE"], REPO_ID, build_tiny_snapshot, commit=FAKE_COMMIT)
 
 
 @pytest.fixture()

@@ -14,10 +14,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 
 def build(hub: Path) -> dict[str, str]:
-    from conftest import FAKE_COMMIT, REPO_DIR, build_tiny_snapshot
+    from conftest import FAKE_COMMIT, REPO_ID, build_tiny_snapshot
+    from voicebox_core.testing import write_tiny_snapshot
 
-    repo = hub / REPO_DIR
-    (repo / "refs").mkdir(parents=True, exist_ok=True)
-    (repo / "refs" / "main").write_text(FAKE_COMMIT)
-    build_tiny_snapshot(repo / "snapshots" / FAKE_COMMIT)
+    write_tiny_snapshot(hub, REPO_ID, build_tiny_snapshot, commit=FAKE_COMMIT)
     return {}

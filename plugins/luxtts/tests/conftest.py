@@ -154,14 +154,10 @@ def upstream() -> None:
 @pytest.fixture(scope="session")
 def luxtts_snapshot(upstream: None) -> Path:
     """The tiny model, built once, under ``hub/models--YatharthS--LuxTTS/snapshots/<commit>``."""
+    from voicebox_core.testing import write_tiny_snapshot
     from voicebox_engine_luxtts.plugin import HF_REPO
 
-    repo = Path(os.environ["HF_HUB_CACHE"]) / ("models--" + HF_REPO.replace("/", "--"))
-    (repo / "refs").mkdir(parents=True, exist_ok=True)
-    (repo / "refs" / "main").write_text(FAKE_COMMIT)
-    snapshot = repo / "snapshots" / FAKE_COMMIT
-    build_tiny_luxtts(snapshot)
-    return snapshot
+    return write_tiny_snapshot(os.environ["HF_HUB_CACHE"], HF_REPO, build_tiny_luxtts, commit=FAKE_COMMIT)
 
 
 @pytest.fixture(scope="session")

@@ -42,15 +42,10 @@ def joe_files() -> tuple[Path, Path]:
 @pytest.fixture(scope="session")
 def piper_hf_cache(joe_files: tuple[Path, Path]) -> Path:
     """``hub/models--rhasspy--piper-voices`` with refs/<revision> and one voice's snapshot."""
+    from voicebox_core.testing import write_tiny_snapshot
     from voicebox_engine_piper.plugin import MODELS, model_name_of
 
     config = next(m for m in MODELS if m.model_name == model_name_of(CACHED_VOICE))
-    repo = Path(os.environ["HF_HUB_CACHE"]) / ("models--" + str(config.hf_repo_id).replace("/", "--"))
-    (repo / "refs").mkdir(parents=True, exist_ok=True)
-    (repo / "refs" / (config.revision or "main")).write_text(FAKE_COMMIT)
-    snapshot = repo / "snapshots" / FAKE_COMMIT
-    for source, relative in zip(joe_files, config.files, strict=True):
-        target = snapshot / relative
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(source, target)
-    return snapshot
+    return write_tiny_snapshot(os.environ["HF_HUB_CACHE"], str(config.hf_repo_id),
+                               dict(zip(config.files, joe_files, strict=True)), commit=FAKE_COMMIT,
+                               ref=config.revision or "main")

@@ -8,6 +8,7 @@ and 1.7B where they exist) once, in about ten seconds.
 from __future__ import annotations
 
 import atexit
+import functools
 import os
 import shutil
 import tempfile
@@ -27,7 +28,6 @@ for _var in [v for v in os.environ if v.startswith("VOICEBOX_MODEL_PATH_")] + ["
     os.environ.pop(_var, None)
 
 import pytest  # noqa: E402
-
 from voicebox_core.testing import write_reference_clip  # noqa: E402
 
 FAKE_COMMIT = "0123456789abcdef0123456789abcdef01234567"
@@ -38,17 +38,16 @@ KINDS = {"qwen": "base", "qwen_custom_voice": "custom_voice", "qwen_voice_design
 def qwen_hf_cache() -> dict[str, Path]:
     """``hub/models--Qwen--<repo>/{refs/main, snapshots/<commit>/...}`` for every declared model."""
     from qwen_tiny import build_checkpoint, build_shared
-
+    from voicebox_core.testing import write_tiny_snapshot
     from voicebox_engine_qwen.plugin import MODELS
 
     shared = build_shared(_ROOT / "shared")
     snapshots = {}
     for config in MODELS:
-        repo = Path(os.environ["HF_HUB_CACHE"]) / ("models--" + str(config.hf_repo_id).replace("/", "--"))
-        (repo / "refs").mkdir(parents=True, exist_ok=True)
-        (repo / "refs" / "main").write_text(FAKE_COMMIT)
-        snapshots[config.model_name] = build_checkpoint(
-            repo / "snapshots" / FAKE_COMMIT, shared, KINDS[config.engine], config.model_size)
+        snapshots[config.model_name] = write_tiny_snapshot(
+            os.environ["HF_HUB_CACHE"], str(config.hf_repo_id),
+            functools.partial(build_checkpoint, shared=shared, kind=KINDS[config.engine], size=config.model_size),
+            commit=FAKE_COMMIT)
     return snapshots
 
 

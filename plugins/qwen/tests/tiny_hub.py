@@ -6,6 +6,7 @@ its real repo id into ``hub`` and returns the environment the engines need (none
 
 from __future__ import annotations
 
+import functools
 import sys
 import tempfile
 from pathlib import Path
@@ -18,13 +19,11 @@ KINDS = {"qwen": "base", "qwen_custom_voice": "custom_voice", "qwen_voice_design
 
 def build(hub: Path) -> dict[str, str]:
     from qwen_tiny import build_checkpoint, build_shared
-
+    from voicebox_core.testing import write_tiny_snapshot
     from voicebox_engine_qwen.plugin import MODELS
 
     shared = build_shared(Path(tempfile.mkdtemp(prefix="qwen-shared-")))
     for config in MODELS:
-        repo = hub / ("models--" + str(config.hf_repo_id).replace("/", "--"))
-        (repo / "refs").mkdir(parents=True, exist_ok=True)
-        (repo / "refs" / "main").write_text(FAKE_COMMIT)
-        build_checkpoint(repo / "snapshots" / FAKE_COMMIT, shared, KINDS[config.engine], config.model_size)
+        write_tiny_snapshot(hub, str(config.hf_repo_id), functools.partial(
+            build_checkpoint, shared=shared, kind=KINDS[config.engine], size=config.model_size), commit=FAKE_COMMIT)
     return {}

@@ -44,12 +44,11 @@ SIZES = {
 
 
 def snapshot(hub: Path, repo_id: str) -> Path:
-    repo = hub / ("models--" + repo_id.replace("/", "--"))
-    (repo / "refs").mkdir(parents=True, exist_ok=True)
-    (repo / "refs" / "main").write_text(FAKE_COMMIT)
-    path = repo / "snapshots" / FAKE_COMMIT
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+    """The (empty, or partly built) snapshot folder of ``repo_id``, with ``refs/main`` naming it.
+    Plain files: one builder's config names another's snapshot folder before it is complete."""
+    from voicebox_core.testing import write_tiny_snapshot
+
+    return write_tiny_snapshot(hub, repo_id, {}, commit=FAKE_COMMIT, blobs=False)
 
 
 def _tokenizer(hub: Path):  # type: ignore[no-untyped-def]
@@ -108,7 +107,6 @@ def build(hub: Path, languages: tuple[str, ...] = ("ja",)) -> dict[str, float]:
     started = time.perf_counter()
     import torch
     from transformers import Wav2Vec2Config
-
     from voicebox_engine_tada.backend import import_tada
 
     tada = import_tada()

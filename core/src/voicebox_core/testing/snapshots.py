@@ -7,8 +7,10 @@ The layout is the one ``huggingface_hub`` reads with ``HF_HUB_OFFLINE=1``::
         snapshots/<commit>/<file>  symlinks to blobs/<sha256> (the real cache's layout)
         blobs/<sha256>
 
-``ModelConfig.revision`` None means "main": ``refs/main`` must name the snapshot. A config
-with a pinned ``revision`` is found at ``snapshots/<revision>``: pass that as ``commit``.
+````ModelConfig.revision`` None means "main": ``refs/main`` must name the snapshot. A config
+whose ``revision`` is a commit hash is found at ``snapshots/<revision>``: pass that as
+``commit``; one whose ``revision`` is a branch or tag is found through ``refs/<revision>``:
+pass that as ``ref``.
 """
 
 from __future__ import annotations
@@ -26,13 +28,14 @@ Files = Mapping[str, bytes | str | os.PathLike[str]] | Callable[[Path], object]
 
 
 def write_tiny_snapshot(hub: str | os.PathLike[str], repo_id: str, files: Files,
-                        commit: str = FAKE_COMMIT, blobs: bool = True) -> Path:
+                        commit: str = FAKE_COMMIT, blobs: bool = True, ref: str = "main") -> Path:
     """Write ``files`` as the snapshot ``commit`` of ``repo_id`` in the cache ``hub``.
 
     ``files`` maps relative paths to contents (bytes, text, or a file to copy), or is a
     function that writes the files into the snapshot folder it is given (a model's own
     ``save_pretrained``). With ``blobs`` (default) each file becomes a symlink to its blob,
-    as in a real cache. Returns the snapshot folder: what ``VOICEBOX_MODEL_PATH_<MODEL>``
+    as in a real cache. ``refs/<ref>`` names ``commit``. Calling it again for the same
+    commit adds files to the snapshot. Returns the snapshot folder: what ``VOICEBOX_MODEL_PATH_<MODEL>``
     may also point at.
     """
     repo = Path(hub) / ("models--" + repo_id.replace("/", "--"))
@@ -60,6 +63,6 @@ def write_tiny_snapshot(hub: str | os.PathLike[str], repo_id: str, files: Files,
             else:
                 path.replace(blob)
             path.symlink_to(os.path.relpath(blob, path.parent))
-    (repo / "refs").mkdir(exist_ok=True)
-    (repo / "refs" / "main").write_text(commit)
+    (repo / "refs" / ref).parent.mkdir(parents=True, exist_ok=True)
+    (repo / "refs" / ref).write_text(commit)
     return snapshot
