@@ -45,6 +45,8 @@ def _engine_rows(registry: Any) -> list[dict[str, Any]]:
             "distribution": plugin.distribution,
             "version": plugin.version,
             "load_ms": round(plugin.load_seconds * 1000, 1),
+            "lives": ({"mode": "isolated", "environment": plugin.environment, "python": plugin.python,
+                       "versions": dict(plugin.versions)} if plugin.isolated else {"mode": "in-process"}),
             "heavy_imports": list(plugin.heavy_imports),
             "slow": plugin.slow,
             "voice_kinds": list(info.voice_kinds),
@@ -75,8 +77,13 @@ def cmd_engines_list(args: argparse.Namespace) -> int:
     if not rows:
         print("No engines installed. Install one: `pip install voicebox-engine-<name>`.")
     for row in rows:
-        print(f"{row['engine']}  {row['display_name']}  "
-              f"[{row['distribution']} {row['version']}, loaded in {row['load_ms']} ms]")
+        lives = row["lives"]
+        where = "isolated" if lives["mode"] == "isolated" else f"loaded in {row['load_ms']} ms"
+        print(f"{row['engine']}  {row['display_name']}  [{row['distribution']} {row['version']}, {where}]")
+        if lives["mode"] == "isolated":
+            versions = ", ".join(f"{k} {v}" for k, v in lives["versions"].items())
+            print(f"  lives: isolated in {lives['environment']}; {lives['python']}"
+                  + (f"; {versions}" if versions else ""))
         if row["slow"]:
             print(f"  SLOW: {registry.plugin_of(row['engine']).slow_reason} (voicebox engines doctor)")
         print(f"  voices: {', '.join(row['voice_kinds'])}"
@@ -97,10 +104,10 @@ def cmd_engines_list(args: argparse.Namespace) -> int:
 def cmd_engines_doctor(args: argparse.Namespace) -> int:
     """Plugins that failed to load, requirements the installed versions break (metadata
     only), and with ``--deep`` each engine's model library imported in a child process."""
-    from voicebox_core.doctor import deep_check, requirement_problems
+    from voicebox_core.doctor import deep_check, plugin_problems
 
     registry = _registry()
-    problems = {p.distribution: requirement_problems(p.distribution) for p in registry.plugins}
+    problems = {p.distribution: plugin_problems(p) for p in registry.plugins}
     health = deep_check(registry) if args.deep else []
     broken = bool(registry.failures) or any(problems.values()) or any(not h.ok for h in health)
     if args.json:
@@ -120,8 +127,9 @@ def cmd_engines_doctor(args: argparse.Namespace) -> int:
     for plugin in registry.plugins:
         found = problems[plugin.distribution]
         state = "BROKEN" if found else "SLOW  " if plugin.slow else "OK    "
+        where = f"isolated in {plugin.environment}" if plugin.isolated else f"in {plugin.load_seconds * 1000:.1f} ms"
         print(f"{state}{plugin.name} ({plugin.distribution} {plugin.version}): "
-              f"{', '.join(plugin.engines)} in {plugin.load_seconds * 1000:.1f} ms")
+              f"{', '.join(plugin.engines)} {where}")
         if plugin.slow:
             print(f"  slow:        {plugin.slow_reason}")
         for problem in found:
@@ -153,6 +161,71 @@ def cmd_engines_probe(args: argparse.Namespace) -> int:
     result = probe(args.engine)
     print(json.dumps(result))
     return 0 if result["ok"] else 1
+
+
+def cmd_engines_install(args: argparse.Namespace) -> int:
+    """Into its own environment (--isolated), or into this one as pip would, plus the
+    plugin's ``upstream`` packages with --no-deps either way."""
+    from voicebox_core.isolation import envs
+
+    def say(line: str) -> None:
+        print(f"voicebox: {line}", file=sys.stderr, flush=True)
+
+    if args.isolated:
+        env = envs.install(args.distribution, constraints=tuple(args.constraint), extra=tuple(args.extra),
+                           core=args.core, python=args.python, say=say, verbose=args.verbose)
+        described = envs.describe(env)
+        engines = [e["name"] for p in described["plugins"] for e in p["engines"]
+                   if envs.canonical(p["distribution"]) == env.distribution]
+        versions = ", ".join(f"{k} {v}" for k, v in described.get("versions", {}).items())
+        print(f"installed {env.distribution} isolated in {env.root}: engines {', '.join(engines)} "
+              f"(Python {described.get('python')}" + (f"; {versions})" if versions else ")"))
+        return 0
+    if getattr(sys, "frozen", False):
+        raise UsageError("the frozen app cannot install into itself; add --isolated (and --python PATH)")
+    name = envs.requirement_name(args.distribution)
+    requirement = args.distribution
+    pip = [sys.executable, "-m", "pip", "install", "--disable-pip-version-check"]
+    for path in args.constraint:
+        pip += ["-c", path]
+    envs._run([*pip, requirement], f"installing {requirement} into {sys.prefix}", say, args.verbose)
+    import importlib
+
+    from voicebox_core.worker import upstream_requirements
+
+    importlib.invalidate_caches()
+    try:
+        upstream = upstream_requirements(name)
+    except Exception as exc:  # noqa: BLE001 - the requirement named another project
+        raise UsageError(f"{requirement} installed, but no distribution {name} is in this environment "
+                         f"({type(exc).__name__})") from None
+    if upstream:
+        envs._run([*pip, "--no-deps", *upstream], f"installing {', '.join(upstream)} without their own "
+                  "dependencies (the plugin's upstream extra)", say, args.verbose)
+    if args.extra:
+        envs._run([*pip, *args.extra], f"installing {', '.join(args.extra)}", say, args.verbose)
+    print(f"installed {name} into {sys.prefix}; `voicebox engines list` shows its engines")
+    return 0
+
+
+def cmd_engines_uninstall(args: argparse.Namespace) -> int:
+    from voicebox_core.isolation import envs
+
+    env = envs.find(args.distribution)
+    if env is not None:
+        envs.uninstall(args.distribution)
+        print(f"removed the isolated environment of {env.distribution} ({env.root})")
+        return 0
+    if getattr(sys, "frozen", False):
+        raise UsageError(f"no isolated environment holds {args.distribution!r}")
+    import subprocess
+
+    name = envs.requirement_name(args.distribution)
+    done = subprocess.run([sys.executable, "-m", "pip", "uninstall", "-y", name], capture_output=True, text=True)
+    if done.returncode != 0 or "not installed" in (done.stdout + done.stderr):
+        raise UsageError(f"{name} is neither isolated nor installed in {sys.prefix}")
+    print(f"uninstalled {name} from {sys.prefix}")
+    return 0
 
 
 # -- models ------------------------------------------------------------------------------
@@ -308,6 +381,22 @@ def build_parser() -> argparse.ArgumentParser:
                         help="also import each engine's model library in a child process")
     doctor.add_argument("--json", action="store_true", help="machine-readable output")
     doctor.set_defaults(handler=cmd_engines_doctor)
+    install = engines_sub.add_parser("install", help="install an engine distribution (--isolated: in its own environment)")
+    install.add_argument("distribution", help="as pip takes it: a name (voicebox-engine-NAME), a wheel, a folder")
+    install.add_argument("--isolated", action="store_true",
+                         help="in its own environment under the data dir, run in a worker process")
+    install.add_argument("-c", "--constraint", action="append", default=[], metavar="FILE",
+                         help="pip constraints file (your torch pin), for every step; repeatable")
+    install.add_argument("--with", dest="extra", action="append", default=[], metavar="REQ",
+                         help="also install this into the environment (a torchaudio wheel...); repeatable")
+    install.add_argument("--core", help="where the environment's voicebox-core comes from "
+                         "(default: where this one was installed from)")
+    install.add_argument("--python", help="the Python that creates the environment (default: this one)")
+    install.add_argument("--verbose", action="store_true", help="show pip's output")
+    install.set_defaults(handler=cmd_engines_install)
+    uninstall = engines_sub.add_parser("uninstall", help="remove an isolated environment, or pip-uninstall")
+    uninstall.add_argument("distribution", help="a distribution or engine name")
+    uninstall.set_defaults(handler=cmd_engines_uninstall)
     probe = engines_sub.add_parser("probe", help=argparse.SUPPRESS)
     probe.add_argument("engine")
     probe.set_defaults(handler=cmd_engines_probe)

@@ -22,7 +22,6 @@ import re
 import subprocess
 import sys
 import time
-import traceback
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -30,7 +29,8 @@ from typing import Any
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
-__all__ = ["EngineHealth", "Problem", "deep_check", "probe", "requirement_problems", "upstream_distributions"]
+__all__ = ["EngineHealth", "Problem", "deep_check", "plugin_problems", "probe", "requirement_problems",
+           "upstream_distributions"]
 
 #: How long one engine's child process may take (imports of torch stacks are slow).
 PROBE_TIMEOUT = float(os.environ.get("VOICEBOX_DOCTOR_TIMEOUT", "600"))
@@ -99,6 +99,29 @@ def upstream_distributions(distribution: str) -> list[str]:
         if marker is not None and marker.evaluate({"extra": "upstream"}) and not marker.evaluate({"extra": ""}):
             names.append(canonicalize_name(requirement.name))
     return names
+
+
+@dataclass(frozen=True)
+class IsolatedProblem:
+    """A requirement problem the isolated environment found in itself (at describe time)."""
+
+    text: str
+    fix_in_env: str
+    environment: str
+
+    def __str__(self) -> str:
+        return f"{self.text} (in the isolated environment {self.environment})"
+
+    @property
+    def fix(self) -> str:
+        return f"{self.environment}/venv/bin/python -m {self.fix_in_env}"
+
+
+def plugin_problems(plugin: Any) -> list[Any]:
+    """A loaded plugin's requirement problems: read here, or as its isolated env reported them."""
+    if getattr(plugin, "isolated", False):
+        return [IsolatedProblem(text, fix, plugin.environment) for text, fix in plugin.requirement_problems]
+    return requirement_problems(plugin.distribution)
 
 
 def requirement_problems(distribution: str) -> list[Problem]:
@@ -203,7 +226,7 @@ def probe(engine: str) -> dict[str, Any]:
         if info.check:
             stage = "check"
             _import_attribute(info.check)()
-    except BaseException as exc:  # noqa: BLE001 - reported, that is the point
+    except BaseException as exc:
         if isinstance(exc, KeyboardInterrupt):
             raise
         error, fix = _explain(exc)
@@ -212,17 +235,24 @@ def probe(engine: str) -> dict[str, Any]:
     return {"ok": True, "stage": "", "error": "", "fix": "", "seconds": time.perf_counter() - started}
 
 
-def _probe_command(engine: str) -> list[str]:
+def _probe_command(engine: str, env: Any = None) -> list[str]:
+    if env is not None:  # isolated: its own Python checks it, in its own environment
+        return [str(env.python), "-m", "voicebox_core", "engines", "probe", engine]
     if getattr(sys, "frozen", False):
         return [sys.executable, "engines", "probe", engine]
     return [sys.executable, "-m", "voicebox_core", "engines", "probe", engine]
 
 
-def _run_probe(engine: str) -> dict[str, Any]:
+def _run_probe(engine: str, isolated_env: Any = None) -> dict[str, Any]:
     started = time.perf_counter()
+    env = {**os.environ, "VOICEBOX_STRICT_PLUGINS": "0"}
+    if isolated_env is not None:
+        from voicebox_core.isolation.envs import worker_environment
+
+        env = {**worker_environment(), "VOICEBOX_STRICT_PLUGINS": "0"}
     try:
-        done = subprocess.run(_probe_command(engine), capture_output=True, text=True,
-                              timeout=PROBE_TIMEOUT, env={**os.environ, "VOICEBOX_STRICT_PLUGINS": "0"})
+        done = subprocess.run(_probe_command(engine, isolated_env), capture_output=True, text=True,
+                              timeout=PROBE_TIMEOUT, env=env)
     except subprocess.TimeoutExpired:
         return {"ok": False, "stage": "import", "seconds": PROBE_TIMEOUT,
                 "error": f"importing the engine took over {PROBE_TIMEOUT:.0f} s",
@@ -242,14 +272,15 @@ def deep_check(registry: Any, engines: list[str] | None = None, workers: int = 2
     names = engines or [e.name for e in registry.engines]
     problems_of: dict[str, list[Problem]] = {}
     for plugin in registry.plugins:
-        problems_of[plugin.distribution] = requirement_problems(plugin.distribution)
+        problems_of[plugin.distribution] = plugin_problems(plugin)
     # Engines of one plugin that share a backend module and a check are probed once.
     first: dict[tuple[str, str], str] = {}
     for name in names:
         info = registry.engine(name)
         first.setdefault((info.backend.split(":")[0], info.check), name)
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        probed = dict(zip(first.values(), pool.map(_run_probe, first.values()), strict=True))
+        probed = dict(zip(first.values(), pool.map(lambda e: _run_probe(e, registry.environment_of(e)),
+                                                   first.values()), strict=True))
     results = {name: probed[first[(registry.engine(name).backend.split(":")[0], registry.engine(name).check)]]
                for name in names}
     report = []

@@ -14,6 +14,7 @@ __all__ = [
     "EmptyTextError",
     "EngineBusyError",
     "EngineInstallError",
+    "EngineWorkerError",
     "GenerationCancelledError",
     "GenerationError",
     "InvalidRequestError",
@@ -148,6 +149,13 @@ class StorageError(VoiceboxError):
     """The data directory cannot be written (read-only, full, missing)."""
 
     status_code = 507
+
+
+class EngineWorkerError(EngineBusyError):
+    """An isolated engine's worker process crashed, hung or could not start. The request
+    failed; the worker starts again on the next request, and other engines are unaffected."""
+
+    status_code = 503
 
 
 class EngineInstallError(VoiceboxError):

@@ -11,6 +11,12 @@ Environment:
   names; set but empty loads none. Unset loads all.
 - ``VOICEBOX_DISABLE_PLUGINS``: comma-separated deny list, same names.
 - ``VOICEBOX_STRICT_PLUGINS=1``: any failure raises :class:`PluginLoadError`.
+
+Engines installed with ``voicebox engines install DIST --isolated`` live in their own
+environments under the data dir: discovery lists them from each environment's cached
+description (never importing them here), and :meth:`Registry.backend` returns a proxy that
+runs the engine in a worker process (:mod:`voicebox_core.isolation`). When an isolated and an
+in-process plugin claim one engine name, the isolated one (the later, explicit install) wins.
 """
 
 from __future__ import annotations
@@ -60,6 +66,8 @@ _HINTS = {
     "fields named above",
     "duplicate": "two installed distributions claim the same name; uninstall one of them "
     "(pip uninstall {dist}) or disable it with VOICEBOX_DISABLE_PLUGINS={name}",
+    "isolated": "its isolated environment is broken; reinstall it (voicebox engines install "
+    "{dist} --isolated) or remove it (voicebox engines uninstall {dist})",
 }
 
 
@@ -87,6 +95,17 @@ class PluginRecord:
     load_seconds: float
     #: Heavy libraries (HEAVY_MODULES) that loading this plugin imported.
     heavy_imports: tuple[str, ...] = ()
+    #: Where the plugin lives when isolated: its environment's folder (empty: in this process).
+    environment: str = ""
+    #: The isolated environment's Python and the versions of its key libraries.
+    python: str = ""
+    versions: tuple[tuple[str, str], ...] = ()
+    #: Requirement problems found in the isolated environment: (problem, fix) pairs.
+    requirement_problems: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def isolated(self) -> bool:
+        return bool(self.environment)
 
     @property
     def slow(self) -> bool:
@@ -161,7 +180,10 @@ def _env_names(var: str) -> set[str] | None:
 
 
 def _selected(ep: importlib_metadata.EntryPoint, dist: str, allow: set[str] | None, deny: set[str]) -> bool:
-    names = {ep.name, dist}
+    return _selected_names({ep.name, dist}, allow, deny)
+
+
+def _selected_names(names: set[str], allow: set[str] | None, deny: set[str]) -> bool:
     if allow is not None and not names & allow:
         return False
     return not names & deny
@@ -193,6 +215,7 @@ class Registry:
         self._models: dict[str, ModelConfig] = {}
         self._plugin_of: dict[str, PluginRecord] = {}
         self._backends: dict[str, TTSBackend] = {}
+        self._isolated: dict[str, Any] = {}  # engine -> IsolatedEnv
         self._lock = threading.Lock()
         self._pm = pluggy.PluginManager(hookspecs.PROJECT_NAME)
         self._pm.add_hookspecs(hookspecs)
@@ -205,11 +228,15 @@ class Registry:
         entry_points: Iterable[importlib_metadata.EntryPoint] | None = None,
         *,
         strict: bool | None = None,
+        isolated: bool | None = None,
+        environments: Any = None,
     ) -> Registry:
         """Load every selected plugin of the ``voicebox.engines`` group, isolating failures.
 
         When two plugins claim one engine or model name, the one whose entry-point name is
         the engine's name keeps it (the name's owner), and the other is set aside.
+        ``isolated`` (default: yes, except inside a worker) also lists the isolated
+        environments under ``environments`` (default ``<data dir>/engines``).
         """
         registry = cls()
         if entry_points is None:
@@ -224,6 +251,10 @@ class Registry:
                 if loaded is not None:
                     pending.append(loaded)
         pending.sort(key=lambda p: (p[0].name not in {i.name for i in p[1]}, p[0].name))
+        if isolated is None:
+            isolated = not os.environ.get("VOICEBOX_WORKER")
+        if isolated:
+            registry._load_isolated(environments, allow, deny)
         for record, infos in pending:
             registry._commit(record, infos)
         if strict is None:
@@ -267,18 +298,50 @@ class Registry:
         heavy = tuple(sorted({m.split(".")[0] for m in set(sys.modules) - before} & HEAVY_MODULES))
         return PluginRecord(ep.name, dist, version, names, elapsed, heavy), infos
 
-    def _commit(self, record: PluginRecord, infos: list[EngineInfo]) -> None:
+    def _load_isolated(self, root: Any, allow: set[str] | None, deny: set[str]) -> None:
+        from voicebox_core.isolation.envs import environments
+
+        for env in environments(root):
+            try:
+                from voicebox_core.isolation.envs import describe
+                from voicebox_core.isolation.metadata import engine_from_dict
+
+                described = describe(env)
+                python = f"{env.python} (Python {described.get('python', '?')})"
+                versions = tuple(sorted((str(k), str(v)) for k, v in described.get("versions", {}).items()))
+                for plugin in described["plugins"]:
+                    if not _selected_names({plugin["name"], plugin["distribution"]}, allow, deny):
+                        continue
+                    infos = [engine_from_dict(e) for e in plugin["engines"]]
+                    record = PluginRecord(
+                        plugin["name"], plugin["distribution"], plugin["version"], tuple(i.name for i in infos),
+                        0.0, (), str(env.root), python, versions,
+                        tuple((p["text"], p["fix"]) for p in plugin.get("requirement_problems", ())))
+                    if self._commit(record, infos):
+                        self._isolated.update((i.name, env) for i in infos)
+                for failure in described.get("failures", ()):
+                    if _selected_names({failure["name"], failure["distribution"]}, allow, deny):
+                        self.failures.append(PluginFailure(
+                            failure["name"], failure["distribution"], failure["version"], failure["stage"],
+                            f"{failure['error']} (in the isolated environment {env.root})", failure["traceback"]))
+            except Exception as exc:  # noqa: BLE001 - one broken environment sets aside only itself
+                if _selected_names({env.distribution}, allow, deny):
+                    self.failures.append(PluginFailure(env.distribution, env.distribution, "?", "isolated",
+                                                       f"{type(exc).__name__}: {exc}", ""))
+
+    def _commit(self, record: PluginRecord, infos: list[EngineInfo]) -> bool:
         try:
             self._check_unique(infos)
         except _Rejected as rejected:
             self._fail(record.name, record.distribution, record.version, rejected.stage,
                        str(rejected), "")
-            return
+            return False
         self.plugins.append(record)
         for info in infos:
             self._engines[info.name] = info
             self._plugin_of[info.name] = record
             self._models.update((m.model_name, m) for m in info.models)
+        return True
 
     def _collect(self, module: ModuleType, name: str) -> list[EngineInfo]:
         self._pm.register(module, name=name)
@@ -300,7 +363,8 @@ class Registry:
         taken_models = dict((m, self._plugin_of[c.engine].distribution) for m, c in self._models.items())
         for info in infos:
             if info.name in taken_engines:
-                owner = self._plugin_of[info.name].distribution
+                holder = self._plugin_of[info.name]
+                owner = holder.distribution + (f" (isolated in {holder.environment})" if holder.isolated else "")
                 raise _Rejected("duplicate", f"engine name {info.name!r} is already provided by {owner}")
             taken_engines.add(info.name)
             for model in info.models:
@@ -352,6 +416,11 @@ class Registry:
         info = self.engine(engine)
         with self._lock:
             backend = self._backends.get(engine)
+            if backend is None and engine in self._isolated:
+                from voicebox_core.isolation.proxy import IsolatedBackend
+
+                backend = IsolatedBackend(self._isolated[engine], engine)
+                self._backends[engine] = backend
             if backend is None:
                 backend = self._pm.hook.voicebox_create_backend(engine=info)
                 if backend is None:
@@ -367,6 +436,18 @@ class Registry:
     def loaded_backends(self) -> dict[str, TTSBackend]:
         with self._lock:
             return dict(self._backends)
+
+    def environment_of(self, engine: str) -> Any:
+        """The IsolatedEnv an engine runs in, or None when it runs in this process."""
+        self.engine(engine)
+        return self._isolated.get(engine)
+
+    def close(self) -> None:
+        """End every isolated engine's worker (in-process backends are left as they are)."""
+        for engine in list(self._isolated):
+            backend = self._backends.get(engine)
+            if backend is not None:
+                backend.unload_model()
 
 
 def _missing_modules(info: EngineInfo) -> list[str]:

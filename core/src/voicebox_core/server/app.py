@@ -65,7 +65,7 @@ async def _stop_jobs(state: ServerState) -> None:
 def create_app(data_dir: Path | None = None, registry: Registry | None = None) -> FastAPI:
     """Build the app. Discovery runs here (server start), once."""
     settings = Settings.from_env(Path(data_dir) if data_dir else default_data_dir())
-    state = ServerState(registry or Registry.discover(), settings)
+    state = ServerState(registry or Registry.discover(environments=settings.data_dir / "engines"), settings)
     interrupted = recover(state)
     if interrupted:
         log.warning("%d generation(s) were running when the server last stopped; marked failed",
@@ -84,6 +84,7 @@ def create_app(data_dir: Path | None = None, registry: Registry | None = None) -
                 backend.unload_model()
             except Exception:  # noqa: BLE001 - shutting down: log, go on
                 log.exception("unloading %s failed", engine)
+        state.registry.close()  # every isolated engine's worker ends with the server
         dispose(state.sessions)
 
     app = FastAPI(title="Voicebox", version=__version__, lifespan=lifespan, responses=ERROR_RESPONSES,

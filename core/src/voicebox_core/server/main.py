@@ -94,6 +94,8 @@ def serve(args: argparse.Namespace) -> int:
     from voicebox_core.server.app import create_app
 
     data_dir = Path(args.data_dir) if args.data_dir else default_data_dir()
+    # One data dir for everything this process and its isolated workers touch (caches too).
+    os.environ["VOICEBOX_DATA_DIR"] = str(data_dir)
     try:
         lock = lock_data_dir(data_dir)
     except OSError as exc:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import re
 import signal
 from dataclasses import dataclass
@@ -279,6 +280,7 @@ def run(args: Any) -> int:
     from voicebox_core.server.state import ServerState, Settings
 
     data = Path(args.data_dir) if args.data_dir else default_data_dir()
+    os.environ["VOICEBOX_DATA_DIR"] = str(data)  # its isolated workers and caches use it too
     lock = lock_data_dir(data)
     state = ServerState(Registry.discover(), Settings.from_env(data))
     recover(state)
