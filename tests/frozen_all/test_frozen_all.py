@@ -224,3 +224,23 @@ def test_a_bundle_missing_its_native_data_fails_readably(frozen: Path, installed
     assert done.returncode != 0
     assert "voicebox: error:" in done.stderr and "Traceback" not in done.stderr, done.stderr[-2000:]
     assert not out.exists()
+
+
+def test_frozen_binary_serves_an_isolated_engine(frozen: Path, tmp_path: Path) -> None:
+    """The frozen host reaches an isolated engine through the environment's own Python: the
+    binary makes the environment (it has no Python: --python) and speaks through its worker."""
+    env = clean_env(tmp_path)
+    done = subprocess.run([str(frozen), "engines", "install", str(ROOT / "core" / "tests" / "plugins" / "reference"),
+                           "--isolated", "--python", sys.executable, "--core", str(ROOT / "core"),
+                           "-c", str(ROOT / "constraints.txt")], capture_output=True, text=True, env=env, timeout=900)
+    assert done.returncode == 0, done.stderr[-3000:]
+    listing = json.loads(subprocess.run([str(frozen), "engines", "list", "--json"], capture_output=True, text=True,
+                                        env=env, timeout=300, check=True).stdout)
+    (row,) = [e for e in listing["engines"] if e["engine"] == "reference"]
+    assert row["lives"]["mode"] == "isolated"
+    out = tmp_path / "isolated.wav"
+    done = subprocess.run([str(frozen), "say", "Hello from an isolated engine.", "--engine", "reference", "-o", str(out)],
+                          capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    audio, rate = sf.read(out)
+    assert rate == 16000 and len(audio) > 1000
