@@ -490,7 +490,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:  # `voicebox engines list | head -1`: the reader had enough
         try:
-            sys.stdout = open(os.devnull, "w")
+            sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - python flushes and closes it at exit
         except OSError:
             pass
         return 0

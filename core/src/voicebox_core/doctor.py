@@ -226,7 +226,7 @@ def probe(engine: str) -> dict[str, Any]:
         if info.check:
             stage = "check"
             _import_attribute(info.check)()
-    except BaseException as exc:
+    except BaseException as exc:  # noqa: BLE001 - reported, that is the point
         if isinstance(exc, KeyboardInterrupt):
             raise
         error, fix = _explain(exc)

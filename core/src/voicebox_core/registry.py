@@ -285,7 +285,7 @@ class Registry:
         except _Rejected as rejected:
             self._fail(ep.name, dist, version, rejected.stage, str(rejected), "")
             return None
-        except BaseException as exc:
+        except BaseException as exc:  # noqa: BLE001 - isolation is the point
             if isinstance(exc, KeyboardInterrupt):
                 raise
             detail = f"{type(exc).__name__}: {exc}"
