@@ -50,6 +50,8 @@ def test_health_and_engines_come_from_metadata(client: TestClient) -> None:
     assert engine["capabilities"]["deterministic"] is True
     assert {m["model_name"]: m["sample_rate"] for m in engine["models"]}["reference-24k"] == 24000
     assert engine["languages"] == ["en", "de"] and engine["default_voice"] == "low"
+    assert engine["language_labels"] == {"en": "English", "de": "German"}  # from langcodes, not a table
+    assert engine["lives"] == {"mode": "in-process"}
     assert body["failed"] == []
 
 

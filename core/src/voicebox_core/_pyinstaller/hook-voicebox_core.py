@@ -8,11 +8,13 @@ folder) adds what its engine needs; this hook names no engine.
 from __future__ import annotations
 
 import importlib_metadata
-from PyInstaller.utils.hooks import collect_submodules, copy_metadata
+from PyInstaller.utils.hooks import collect_data_files, collect_submodules, copy_metadata
 
 GROUP = "voicebox.engines"
 
 datas = copy_metadata("voicebox-core")
+# The server's web page (static files read from the package folder at run time).
+datas += collect_data_files("voicebox_core", includes=["server/web/*"])
 hiddenimports = collect_submodules(
     "voicebox_core", filter=lambda name: not name.startswith("voicebox_core.testing")
 )
@@ -36,4 +38,11 @@ for _name in ("huggingface-hub", "tqdm", "numpy", "soundfile", "pluggy", "import
     try:
         datas += copy_metadata(_name)
     except Exception:  # noqa: BLE001 - optional parts (the [server] extra) may be absent
+        pass
+
+# Language names for /engines (langcodes reads CLDR data files from language_data).
+for _name in ("language_data", "langcodes"):
+    try:
+        datas += collect_data_files(_name)
+    except Exception:  # noqa: BLE001 - the [server] extra may be absent
         pass

@@ -13,9 +13,10 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import JSONResponse
 from fastapi.openapi.utils import get_openapi
+from fastapi.responses import FileResponse, JSONResponse
 from fastapi.routing import APIRoute
+from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from voicebox_core import __version__
@@ -25,8 +26,8 @@ from voicebox_core.runtime.paths import data_dir as default_data_dir
 from voicebox_core.server.db import dispose
 from voicebox_core.server.guards import BearerToken, SameSiteOnly
 from voicebox_core.server.limits import BodyLimit, route_limits
-from voicebox_core.server.schemas import ERROR_RESPONSES
 from voicebox_core.server.routes import generation, history, meta, models, openai, profiles, tasks
+from voicebox_core.server.schemas import ERROR_RESPONSES
 from voicebox_core.server.services import profiles as profile_service
 from voicebox_core.server.services.generation import recover
 from voicebox_core.server.state import STORAGE_ERRNOS, ServerState, Settings, storage_reason
@@ -34,7 +35,8 @@ from voicebox_core.server.state import STORAGE_ERRNOS, ServerState, Settings, st
 __all__ = ["create_app"]
 
 log = logging.getLogger("voicebox.server")
-OPEN_PATHS = {"/health", "/docs", "/openapi.json", "/docs/oauth2-redirect"}
+OPEN_PATHS = {"/", "/health", "/docs", "/openapi.json", "/docs/oauth2-redirect"}
+WEB = Path(__file__).resolve().parent / "web"
 
 
 def _validation_message(exc: RequestValidationError) -> str:
@@ -143,6 +145,13 @@ def create_app(data_dir: Path | None = None, registry: Registry | None = None) -
 
     for module in (meta, models, profiles, generation, history, tasks, openai):
         app.include_router(module.router)
+
+    # The web page: static files shipped in this package, built from /engines in the browser.
+    @app.get("/", include_in_schema=False)
+    def page() -> FileResponse:
+        return FileResponse(WEB / "index.html", headers={"Cache-Control": "no-cache"})
+
+    app.mount("/web", StaticFiles(directory=WEB), name="web")
 
     def openapi() -> dict[str, Any]:
         """FastAPI's schema, plus what it cannot say itself: an uploaded file is never empty."""

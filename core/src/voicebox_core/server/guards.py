@@ -14,6 +14,10 @@ __all__ = ["BearerToken", "SameSiteOnly"]
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
+#: The web page's static files: the page asks for the token itself.
+OPEN_PREFIXES = ("/web/",)
+
+
 async def _refuse(send: Send, status: int, message: str) -> None:
     kind = "invalid_request_error"
     body = json.dumps({"detail": message, "error": {"message": message, "type": kind, "code": status}}).encode()
@@ -36,6 +40,7 @@ class BearerToken:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if (scope["type"] == "http" and scope["method"] != "OPTIONS" and scope["path"] not in self.open_paths
+                and not scope["path"].startswith(OPEN_PREFIXES)
                 and not hmac.compare_digest(_header(scope, b"authorization") or b"", self.expected)):
             await _refuse(send, 401, "missing or wrong bearer token: send "
                           "'Authorization: Bearer <VOICEBOX_API_TOKEN>'")
@@ -55,7 +60,9 @@ class SameSiteOnly:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["method"] not in SAFE_METHODS:
             origin = _header(scope, b"origin")
-            if origin is not None and origin.decode("latin-1") not in self.allowed:
+            host = (_header(scope, b"host") or b"").decode("latin-1")
+            own = {f"http://{host}", f"https://{host}"}  # the server's own page (GET /)
+            if origin is not None and origin.decode("latin-1") not in self.allowed | own:
                 await _refuse(send, 403, f"cross-site request from origin {origin.decode('latin-1')!r} "
                               "refused; add it to VOICEBOX_CORS_ORIGINS to allow it")
                 return

@@ -14,6 +14,7 @@ from voicebox_core import __version__
 from voicebox_core.config import EngineInfo
 from voicebox_core.runtime.device import accelerator
 from voicebox_core.runtime.download import is_downloaded
+from voicebox_core.runtime.languages import language_labels
 from voicebox_core.server.routes._deps import get_state
 from voicebox_core.server.state import ServerState
 
@@ -29,6 +30,9 @@ def engine_json(state: ServerState, info: EngineInfo) -> dict[str, Any]:
         "voice_kinds": list(info.voice_kinds), "languages": list(info.languages),
         "default_voice": info.default_voice, "default_model": info.default_model.model_name,
         "capabilities": dataclasses.asdict(info.capabilities),
+        "language_labels": language_labels(info.languages),
+        "lives": ({"mode": "isolated", "environment": plugin.environment, "python": plugin.python,
+                   "versions": dict(plugin.versions)} if plugin.isolated else {"mode": "in-process"}),
         "reference_seconds": list(info.reference_seconds), "homepage": info.homepage,
         "preset_voices": [dataclasses.asdict(v) for v in info.preset_voices],
         "models": [
