@@ -27,6 +27,11 @@ def free_port() -> int:
 class _Hub(BaseHTTPRequestHandler):
     """The few routes huggingface_hub calls to plan and fetch a model's files."""
 
+    files = HUB_FILES
+    #: Bytes per piece of a file and seconds between pieces (the download's pace).
+    piece = 50_000
+    chunk_delay = 0.05
+
     def log_message(self, *args: object) -> None:
         pass
 
@@ -35,7 +40,7 @@ class _Hub(BaseHTTPRequestHandler):
         if not self.path.startswith(prefix):
             return None
         name = self.path[len(prefix):].split("/", 1)[-1].split("?")[0]
-        return (name, HUB_FILES[name]) if name in HUB_FILES else None
+        return (name, self.files[name]) if name in self.files else None
 
     def _headers(self, name: str, data: bytes) -> None:
         self.send_response(200)
@@ -44,17 +49,17 @@ class _Hub(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
 
-    def do_HEAD(self) -> None:
+    def do_HEAD(self) -> None:  # noqa: N802
         found = self._file()
         if found is None:
             self.send_error(404)
             return
         self._headers(*found)
 
-    def do_GET(self) -> None:
+    def do_GET(self) -> None:  # noqa: N802
         if self.path.startswith("/api/models/voicebox-test/tiny-tone"):
             body = json.dumps({"id": "voicebox-test/tiny-tone", "sha": COMMIT, "siblings": [
-                {"rfilename": n, "size": len(d)} for n, d in HUB_FILES.items()]}).encode()
+                {"rfilename": n, "size": len(d)} for n, d in self.files.items()]}).encode()
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(body)))
@@ -67,16 +72,20 @@ class _Hub(BaseHTTPRequestHandler):
             return
         self._headers(*found)
         data = found[1]
-        for start in range(0, len(data), 50_000):  # slowly, so progress has steps to report
-            self.wfile.write(data[start:start + 50_000])
+        for start in range(0, len(data), self.piece):  # slowly, so progress has steps to report
+            self.wfile.write(data[start:start + self.piece])
             self.wfile.flush()
-            time.sleep(0.05)
+            time.sleep(self.chunk_delay)
 
 
 @contextlib.contextmanager
-def running_fake_hub() -> Iterator[str]:
-    """The hub's base URL while the block runs."""
-    server = ThreadingHTTPServer(("127.0.0.1", free_port()), _Hub)
+def running_fake_hub(chunk_delay: float = 0.05, files: dict[str, bytes] | None = None,
+                     piece: int = 50_000) -> Iterator[str]:
+    """The hub's base URL while the block runs. ``files`` replaces HUB_FILES; ``piece`` bytes
+    leave every ``chunk_delay`` seconds. (huggingface_hub 1.x and 2.x report a download's
+    bytes every 10 MB: a progress bar needs a file above that to move in steps.)"""
+    handler = type("Hub", (_Hub,), {"chunk_delay": chunk_delay, "files": files or HUB_FILES, "piece": piece})
+    server = ThreadingHTTPServer(("127.0.0.1", free_port()), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
