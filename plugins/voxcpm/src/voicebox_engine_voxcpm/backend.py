@@ -1,0 +1,290 @@
+"""The VoxCPM backend: voxcpm 2.0.3 behind voicebox-core's TTSBackend protocol.
+
+- The model folder comes from :func:`voicebox_core.runtime.ensure_model` (local override,
+  complete cache, or a download with byte progress); voxcpm never reaches the network itself
+  (no ``from_pretrained``, no ModelScope denoiser).
+- The device is chosen by the core among the model's devices and passed explicitly:
+  voxcpm's config defaults to ``"cuda"``. ``torch.compile`` ("optimize") only on CUDA.
+- The voice prompt is voxcpm's own prompt cache (``build_prompt_cache``: the clip encoded by
+  the audio VAE), built once per clip and transcript and cached under ``voxcpm_<md5>``.
+  A clip with a transcript is a continuation prompt (every model); a clip without one is a
+  reference prompt, which only VoxCPM2 has.
+- A designed voice (VoxCPM2) and a style instruction are VoxCPM2's control text:
+  ``"(description)text"``.
+- voxcpm 2.0.3's 0.5B/1.5 code reads prompt clips with ``torchaudio.load``, which since
+  torchaudio 2.9 needs torchcodec (not installed, and not buildable beside a CPU torch here):
+  the clip is read with soundfile instead, inside :func:`_soundfile_torchaudio` only.
+
+``VOICEBOX_VOXCPM_OPTIONS`` (a JSON object) overrides generation options (``inference_timesteps``,
+``cfg_value``, ``max_len``, ``retry_badcase``...); the tests use it for a tiny model.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib
+import json
+import os
+import threading
+from collections.abc import Iterator
+from types import SimpleNamespace
+from typing import Any
+
+import numpy as np
+from voicebox_core import (
+    GenerationError,
+    InvalidRequestError,
+    ModelConfig,
+    UnknownModelError,
+    UnsupportedLanguageError,
+)
+from voicebox_core.runtime import (
+    as_mono_float32,
+    choose_device,
+    ensure_model,
+    load_audio,
+    load_reference_audio,
+    local_override,
+    prompt_cache,
+    seed_everything,
+    upstream_import_error,
+)
+
+from voicebox_engine_voxcpm.plugin import DEFAULT_SIZE, ENGINE, MODELS
+
+__all__ = ["VoxCPMBackend", "check_install", "import_voxcpm"]
+
+_CONFIGS = {config.model_size: config for config in MODELS}
+_OPTIONS_ENV = "VOICEBOX_VOXCPM_OPTIONS"
+_OPTION_NAMES = {"cfg_value", "inference_timesteps", "min_len", "max_len", "normalize", "retry_badcase",
+                 "retry_badcase_max_times", "retry_badcase_ratio_threshold"}
+#: Fixed seed of the audio VAE's encoding, so one clip always gives one cached prompt.
+_PROMPT_SEED = 0
+
+
+def import_voxcpm() -> SimpleNamespace:
+    """voxcpm's pipeline and model classes (never imported at metadata import)."""
+    core = importlib.import_module("voxcpm.core")
+    v1 = importlib.import_module("voxcpm.model.voxcpm")
+    v2 = importlib.import_module("voxcpm.model.voxcpm2")
+    return SimpleNamespace(VoxCPM=core.VoxCPM, VoxCPMModel=v1.VoxCPMModel, VoxCPM2Model=v2.VoxCPM2Model,
+                           v1_module=v1)
+
+
+def check_install() -> None:
+    """The deep doctor's check: voxcpm imports (torchaudio too: its 0.5B/1.5 code needs it)."""
+    try:
+        import_voxcpm()
+    except (ImportError, OSError) as exc:
+        raise upstream_import_error(exc, "voxcpm", "pip install --no-deps voxcpm==2.0.3") from exc
+
+
+def _config_of(model_size: str) -> ModelConfig:
+    size = DEFAULT_SIZE if model_size in ("", "default") else model_size
+    if size not in _CONFIGS:
+        raise UnknownModelError(f"voxcpm {model_size}", [m.model_name for m in MODELS])
+    return _CONFIGS[size]
+
+
+def _options() -> dict[str, Any]:
+    raw = os.environ.get(_OPTIONS_ENV, "").strip()
+    if not raw:
+        return {}
+    try:
+        options = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise InvalidRequestError(f"{_OPTIONS_ENV} is not valid JSON: {exc}") from None
+    if not isinstance(options, dict) or set(options) - _OPTION_NAMES:
+        raise InvalidRequestError(f"{_OPTIONS_ENV} must be a JSON object of {sorted(_OPTION_NAMES)}")
+    return options
+
+
+@contextlib.contextmanager
+def _soundfile_torchaudio(module: Any) -> Iterator[None]:
+    """``torchaudio.load`` inside ``module`` reads with soundfile for the block's duration."""
+    real = module.torchaudio
+
+    def load(path: Any, *args: Any, **kwargs: Any) -> tuple[Any, int]:
+        import soundfile as sf
+        import torch
+
+        data, rate = sf.read(str(path), dtype="float32", always_2d=True)
+        return torch.from_numpy(np.ascontiguousarray(data.T)), int(rate)
+
+    module.torchaudio = SimpleNamespace(load=load, functional=real.functional)
+    try:
+        yield
+    finally:
+        module.torchaudio = real
+
+
+class VoxCPMBackend:
+    """TTSBackend for VoxCPM: one model (of three sizes) in memory at a time."""
+
+    def __init__(self) -> None:
+        self._lock = threading.RLock()
+        self._config: ModelConfig | None = None
+        self._pipeline: Any = None  # voxcpm.VoxCPM
+        self._voxcpm: SimpleNamespace | None = None
+
+    # -- model lifecycle -----------------------------------------------------------------
+
+    async def load_model(self, model_size: str = "default") -> None:
+        config = _config_of(model_size)
+        if self._config is config and self._pipeline is not None:
+            return
+        await asyncio.to_thread(self._load_blocking, config)
+
+    def _load_blocking(self, config: ModelConfig) -> None:
+        with self._lock:
+            if self._config is config and self._pipeline is not None:
+                return
+            directory = ensure_model(config)
+            self._voxcpm = self._voxcpm or import_voxcpm()
+            device = choose_device(config.devices)
+            self._pipeline = None  # another size replaces this one: never two in memory
+            self._config = None
+            pipeline = self._voxcpm.VoxCPM(
+                voxcpm_model_path=str(directory), zipenhancer_model_path=None, enable_denoiser=False,
+                optimize=device == "cuda", device=device)
+            self._pipeline, self._config = pipeline, config
+
+    def unload_model(self) -> None:
+        with self._lock:
+            self._pipeline = None
+            self._config = None
+
+    def is_loaded(self) -> bool:
+        return self._pipeline is not None
+
+    @property
+    def loaded_size(self) -> str | None:
+        return self._config.model_size if self._config else None
+
+    def _get_model_path(self, model_size: str) -> str:
+        config = _config_of(model_size)
+        override = local_override(config)
+        return str(override) if override is not None else str(config.hf_repo_id)
+
+    def _is_v2(self) -> bool:
+        return self._voxcpm is not None and isinstance(self._pipeline.tts_model, self._voxcpm.VoxCPM2Model)
+
+    # -- voice prompts -------------------------------------------------------------------
+
+    async def create_voice_prompt(self, audio_path: str, reference_text: str,
+                                  use_cache: bool = True) -> tuple[dict[str, Any], bool]:
+        """The clip encoded for the loaded model (the cache key names the model size too: one
+        clip gives different prompts for different VAEs)."""
+        if self._pipeline is None:
+            await self.load_model(DEFAULT_SIZE)
+        size = self.loaded_size or DEFAULT_SIZE
+        key = prompt_cache.key(ENGINE, audio_path, f"{size}\n{reference_text or ''}")
+        if use_cache and (cached := prompt_cache.get(key)) is not None:
+            return cached, True
+        load_reference_audio(audio_path)  # a readable, voiced clip of sane length, or a clear error
+        prompt = await asyncio.to_thread(self._encode_blocking, str(audio_path), (reference_text or "").strip())
+        prompt["cache_key"] = key
+        if use_cache:
+            prompt_cache.put(key, prompt)
+        return prompt, False
+
+    def _encode_blocking(self, audio_path: str, reference_text: str) -> dict[str, Any]:
+        with self._lock:
+            pipeline, voxcpm = self._pipeline, self._voxcpm
+            assert pipeline is not None and voxcpm is not None
+            model = pipeline.tts_model
+            seed_everything(_PROMPT_SEED)
+            if self._is_v2():
+                if reference_text:  # continuation and reference together: the closest clone
+                    cache = model.build_prompt_cache(prompt_text=reference_text, prompt_wav_path=audio_path,
+                                                     reference_wav_path=audio_path)
+                else:
+                    cache = model.build_prompt_cache(reference_wav_path=audio_path)
+            else:
+                if not reference_text:
+                    raise InvalidRequestError(
+                        f"VoxCPM {self._config.model_size if self._config else ''} clones from a clip "
+                        "and its transcript: give the reference text (VoxCPM2, model voxcpm2, clones "
+                        "without it)")
+                with _soundfile_torchaudio(voxcpm.v1_module):
+                    cache = model.build_prompt_cache(prompt_text=reference_text, prompt_wav_path=audio_path)
+        return {"voice_type": "cloned", "engine": ENGINE, "model_size": self.loaded_size,
+                "reference_text": reference_text, "prompt_cache": cache}
+
+    async def combine_voice_prompts(self, audio_paths: list[str], ref_texts: list[str]) -> tuple[np.ndarray, str]:
+        rate = 16000
+        pieces = [load_audio(path, rate)[0] for path in audio_paths]
+        gap = np.zeros(rate // 5, dtype=np.float32)  # 200 ms between clips
+        joined: list[np.ndarray] = []
+        for piece in pieces:
+            joined.extend([piece, gap])
+        audio = np.concatenate(joined[:-1]) if joined else np.zeros(0, dtype=np.float32)
+        return as_mono_float32(audio), " ".join(t.strip() for t in ref_texts if t and t.strip())
+
+    # -- generation ----------------------------------------------------------------------
+
+    async def generate(self, text: str, voice_prompt: dict[str, Any], language: str = "en",
+                       seed: int | None = None, instruct: str | None = None) -> tuple[np.ndarray, int]:
+        if self._pipeline is None:
+            await self.load_model(DEFAULT_SIZE)
+        config = self._config
+        assert config is not None
+        if language not in config.languages:
+            raise UnsupportedLanguageError(language, f"model {config.model_name!r}", config.languages)
+        kind = voice_prompt.get("voice_type") if isinstance(voice_prompt, dict) else None
+        if kind == "cloned" and voice_prompt.get("model_size") not in (None, config.model_size):
+            raise InvalidRequestError(
+                f"this voice prompt was encoded for VoxCPM {voice_prompt.get('model_size')}, not "
+                f"{config.model_size}; create it again with the loaded model")
+        if kind not in ("cloned", "designed"):
+            raise InvalidRequestError("VoxCPM speaks with a cloned voice (a reference clip) or, with "
+                                      "VoxCPM2, a designed one (a description)")
+        control = " ".join(p for p in ((voice_prompt.get("design_prompt") or "").strip() if kind == "designed"
+                                       else "", (instruct or "").strip()) if p)
+        if control and not self._is_v2():
+            raise InvalidRequestError(
+                f"VoxCPM {config.model_size} takes no voice description or instruction; use VoxCPM2 "
+                "(model voxcpm2) for designed voices and instructions")
+        audio = await asyncio.to_thread(self._generate_blocking, text, voice_prompt, control, seed)
+        return audio, config.sample_rate
+
+    def _generate_blocking(self, text: str, voice_prompt: dict[str, Any], control: str,
+                           seed: int | None) -> np.ndarray:
+        with self._lock:
+            pipeline = self._pipeline
+            assert pipeline is not None
+            target = f"({control}){text}" if control else text
+            options = {"inference_timesteps": 10, "cfg_value": 2.0, **_options()}
+            normalize = bool(options.pop("normalize", False))
+            if normalize:
+                target = self._normalize(target)
+            seed_everything(seed)
+            try:
+                wav, _, _ = _first(pipeline.tts_model._generate_with_prompt_cache(
+                    target_text=" ".join(target.split()), prompt_cache=voice_prompt.get("prompt_cache"),
+                    streaming=False, **options))
+            except (IndexError, RuntimeError, ValueError) as exc:
+                raise GenerationError(f"VoxCPM ({self._config.model_name if self._config else '?'}) failed "
+                                      f"while generating: {type(exc).__name__}: {exc}") from exc
+        audio = as_mono_float32(wav.squeeze(0).float().cpu().numpy())
+        if audio.size == 0:
+            raise GenerationError("VoxCPM produced no audio for this text")
+        return audio
+
+    def _normalize(self, text: str) -> str:
+        pipeline = self._pipeline
+        if pipeline.text_normalizer is None:
+            from voxcpm.utils.text_normalize import TextNormalizer
+
+            pipeline.text_normalizer = TextNormalizer()
+        return str(pipeline.text_normalizer.normalize(text))
+
+
+def _first(generator: Any) -> Any:
+    """The one result of voxcpm's non-streaming generator, closing it."""
+    try:
+        return next(generator)
+    finally:
+        generator.close()
+
