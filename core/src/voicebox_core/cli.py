@@ -308,8 +308,12 @@ def cmd_say(args: argparse.Namespace) -> int:
         raise UsageError(f"output {str(output)!r} is a directory; give a file name such as out.wav")
     if output.suffix.lower() not in (".wav", ".flac", ".ogg"):
         raise UsageError(f"output {output.name!r} must end in .wav, .flac or .ogg")
+    speakers = tuple(Voice.clone([_speaker_clip(s)]) for s in args.speaker or ())
+    if speakers and voice is None:
+        raise UsageError("--speaker gives the voices of Speaker 2 and on; give Speaker 1's with --voice, "
+                         "--ref-audio or --design")
     request = SynthesisRequest(text=args.text, model=model, voice=voice, language=args.language,
-                               seed=args.seed, instruct=args.instruct)
+                               seed=args.seed, instruct=args.instruct, speakers=speakers)
     import asyncio
 
     synthesizer = Synthesizer(registry)
@@ -318,6 +322,14 @@ def cmd_say(args: argparse.Namespace) -> int:
     print(f"wrote {output} ({result.duration:.2f} s, {result.sample_rate} Hz, "
           f"{result.model.model_name}, {result.language})")
     return 0
+
+
+def _speaker_clip(value: str) -> tuple[str, str]:
+    """``CLIP`` or ``CLIP=TRANSCRIPT`` of one ``--speaker``."""
+    path, _, text = value.partition("=")
+    if not Path(path).is_file():
+        raise UsageError(f"--speaker {path!r} is not a file; give a reference clip (CLIP or CLIP=TRANSCRIPT)")
+    return path, text
 
 
 # -- lazily imported commands ------------------------------------------------------------
@@ -423,6 +435,9 @@ def build_parser() -> argparse.ArgumentParser:
     say.add_argument("--language", "-l")
     say.add_argument("--seed", type=int)
     say.add_argument("--instruct", help="style instruction (engines that support it)")
+    say.add_argument("--speaker", action="append", metavar="CLIP[=TRANSCRIPT]",
+                     help="a dialogue: the voice of Speaker 2, then 3... ('Speaker N:' lines in the text; "
+                     "engines that voice several speakers)")
     say.add_argument("--output", "-o", required=True, help="output file (.wav, .flac, .ogg)")
     say.set_defaults(handler=cmd_say)
 

@@ -95,6 +95,10 @@ class Capabilities:
     deterministic: bool = False
     #: Longest text the backend takes in one ``generate`` call; the core chunks above it.
     max_chunk_chars: int = 800
+    #: Voices one ``generate`` call can speak with (a dialogue script): above 1, the core
+    #: sends a request with several voices as ``{"voice_type": "dialogue", "speakers":
+    #: [prompt, ...]}`` and text whose turns start with ``Speaker N:`` (N from 1).
+    max_speakers: int = 1
 
 
 @dataclass(frozen=True)
@@ -172,6 +176,9 @@ def validate_engine(info: object) -> list[str]:
         problems.extend(_validate_voice(where, index, voice))
     if not isinstance(info.capabilities.max_chunk_chars, int) or info.capabilities.max_chunk_chars < 20:
         problems.append(f"{where}: field 'capabilities.max_chunk_chars' must be an integer of at least 20")
+    speakers = info.capabilities.max_speakers
+    if not isinstance(speakers, int) or isinstance(speakers, bool) or speakers < 1:
+        problems.append(f"{where}: field 'capabilities.max_speakers' must be an integer of at least 1")
     low, high = info.reference_seconds
     if not 0 < low < high:
         problems.append(f"{where}: field 'reference_seconds' must be (min, max) with 0 < min < max")

@@ -39,7 +39,13 @@ from voicebox_core.runtime.audio import (
 )
 from voicebox_core.runtime.device import empty_device_cache
 from voicebox_core.runtime.paths import data_dir
-from voicebox_core.runtime.text import has_speakable_text, split_for_streaming, split_text_into_chunks
+from voicebox_core.runtime.text import (
+    has_speakable_text,
+    script_turns,
+    split_for_streaming,
+    split_script,
+    split_text_into_chunks,
+)
 
 __all__ = ["Synthesis", "SynthesisRequest", "Synthesizer", "Voice", "max_text_chars"]
 
@@ -88,6 +94,9 @@ class SynthesisRequest:
     crossfade_ms: int = 50
     #: Loudness-normalise the result (every route and stream does it the same way).
     normalize: bool = True
+    #: A dialogue: the voices of ``Speaker 2:``, ``Speaker 3:``... turns of the text
+    #: (``voice`` is ``Speaker 1``). Only engines whose ``capabilities.max_speakers`` allows.
+    speakers: tuple[Voice, ...] = ()
 
 
 @dataclass
@@ -114,6 +123,8 @@ class _Plan:
     seed: int | None
     instruct: str | None
     request: SynthesisRequest
+    #: The other speakers' voices of a dialogue (empty: one voice).
+    speakers: tuple[Voice, ...] = ()
 
 
 class Synthesizer:
@@ -156,12 +167,33 @@ class Synthesizer:
         limit = min(engine.capabilities.max_chunk_chars, request.max_chunk_chars or 10**9)
         if request.crossfade_ms < 0:
             raise InvalidRequestError(f"crossfade_ms {request.crossfade_ms} is negative; use 0 or more")
-        if chunk_chars:  # streaming: the first sentence alone, then about a sentence each
+        speakers = self._speakers(engine, model, request, text)
+        if speakers:  # a dialogue: whole turns per chunk, each with its label
+            chunks = split_script(text, min(limit, chunk_chars) if chunk_chars else limit)
+        elif chunk_chars:  # streaming: the first sentence alone, then about a sentence each
             chunks = split_for_streaming(text, min(limit, chunk_chars))
         else:
             chunks = split_text_into_chunks(text, limit)
         return _Plan(engine, model, voice, language, tuple(chunks), request.seed, request.instruct,
-                     request)
+                     request, speakers)
+
+    def _speakers(self, engine: EngineInfo, model: ModelConfig, request: SynthesisRequest,
+                  text: str) -> tuple[Voice, ...]:
+        """The other voices of a dialogue, checked: the engine takes that many, and the script
+        names no speaker without a voice."""
+        if not request.speakers:
+            return ()
+        voices = 1 + len(request.speakers)
+        if voices > engine.capabilities.max_speakers:
+            raise InvalidRequestError(
+                f"engine {engine.name!r} speaks with {engine.capabilities.max_speakers} voice(s) at a "
+                f"time; this dialogue has {voices}")
+        named = {speaker for speaker, _ in script_turns(text)}
+        if missing := sorted(n for n in named if not 1 <= n <= voices):
+            raise InvalidRequestError(
+                f"the script has turns for Speaker {', '.join(map(str, missing))}, but {voices} voice(s) "
+                f"were given (Speaker 1 to {voices})")
+        return tuple(self._voice(engine, model, v) for v in request.speakers)
 
     def _model(self, request: SynthesisRequest) -> ModelConfig:
         """The model asked for; an engine name means its default model, unless the preset
@@ -257,7 +289,14 @@ class Synthesizer:
     # -- generation ----------------------------------------------------------------------
 
     async def voice_prompt(self, plan: _Plan) -> dict[str, Any]:
-        voice, backend = plan.voice, self.registry.backend(plan.engine.name)
+        """The engine's prompt for the plan's voice; for a dialogue, every speaker's in order."""
+        if plan.speakers:
+            prompts = [await self._prompt_of(plan, voice) for voice in (plan.voice, *plan.speakers)]
+            return {"voice_type": "dialogue", "speakers": prompts}
+        return await self._prompt_of(plan, plan.voice)
+
+    async def _prompt_of(self, plan: _Plan, voice: Voice) -> dict[str, Any]:
+        backend = self.registry.backend(plan.engine.name)
         if voice.kind == "preset":
             return {"voice_type": "preset", "preset_engine": plan.engine.name,
                     "preset_voice_id": voice.preset_id}

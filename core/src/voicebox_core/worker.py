@@ -229,6 +229,8 @@ class _Worker:
     def resolve(self, prompt: Any) -> Any:
         from voicebox_core.errors import GenerationError
 
+        if isinstance(prompt, dict) and prompt.get("voice_type") == "dialogue":
+            return {**prompt, "speakers": [self.resolve(p) for p in prompt.get("speakers", ())]}
         if isinstance(prompt, dict) and prompt.get("voice_type") == "isolated":
             handle = str(prompt.get("handle"))
             if handle not in self.prompts:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["has_speakable_text", "split_for_streaming", "split_text_into_chunks"]
+__all__ = ["has_speakable_text", "script_turns", "split_for_streaming", "split_script", "split_text_into_chunks"]
 
 _WORDLIKE = re.compile(r"\w", re.UNICODE)
 _SENTENCE_END = re.compile(r"(?<=[.!?。！？])\s+|(?<=[。！？])")
@@ -84,3 +84,44 @@ def split_for_streaming(text: str, max_chars: int, first_chars: int | None = Non
     first = split_text_into_chunks(sentences[0], min(max_chars, first_chars or max_chars))
     rest = text[text.index(sentences[0]) + len(sentences[0]):].strip()
     return first + split_text_into_chunks(rest, max_chars)
+
+
+#: A turn of a dialogue script: a line that starts with ``Speaker N:`` (N from 1).
+SPEAKER_LABEL = re.compile(r"^[ \t]*Speaker[ \t]+(\d+)[ \t]*:[ \t]*", re.IGNORECASE | re.MULTILINE)
+
+
+def script_turns(text: str) -> list[tuple[int, str]]:
+    """``(speaker number, text)`` of each turn; text before the first label is speaker 1's,
+    a line without a label continues the turn above it."""
+    turns: list[tuple[int, str]] = []
+    marks = list(SPEAKER_LABEL.finditer(text))
+    head = text[: marks[0].start()] if marks else text
+    if head.strip():
+        turns.append((1, " ".join(head.split())))
+    for index, mark in enumerate(marks):
+        end = marks[index + 1].start() if index + 1 < len(marks) else len(text)
+        body = " ".join(text[mark.end():end].split())
+        if body:
+            turns.append((int(mark.group(1)), body))
+    return turns
+
+
+def split_script(text: str, max_chars: int) -> list[str]:
+    """A dialogue script in chunks of whole turns (each keeps its ``Speaker N:`` label), none
+    longer than ``max_chars`` unless one turn is: that turn is split at sentence boundaries
+    and every piece is labelled again."""
+    chunks: list[str] = []
+    current: list[str] = []
+    size = 0
+    for speaker, body in script_turns(text):
+        label = f"Speaker {speaker}: "
+        for piece in split_text_into_chunks(body, max(20, max_chars - len(label))):
+            line = label + piece
+            if current and size + len(line) + 1 > max_chars:
+                chunks.append("\n".join(current))
+                current, size = [], 0
+            current.append(line)
+            size += len(line) + 1
+    if current:
+        chunks.append("\n".join(current))
+    return chunks
