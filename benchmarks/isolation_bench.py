@@ -54,7 +54,18 @@ def median_ms(values: list[float]) -> float:
     return statistics.median(values) * 1000
 
 
-def overhead(runs: int, engine: str) -> None:
+def _voice(registry, engine: str, ref_audio: str | None):  # type: ignore[no-untyped-def]
+    """The engine's default voice, else the reference clip given (--ref-audio)."""
+    from voicebox_core.synthesis import Voice
+
+    if registry.engine(engine).default_voice:
+        return None
+    if not ref_audio:
+        raise SystemExit(f"{engine} has no default voice: pass --ref-audio CLIP")
+    return Voice.clone([(ref_audio, "")])
+
+
+def overhead(runs: int, engine: str, ref_audio: str | None = None) -> None:
     from voicebox_core.registry import Registry
     from voicebox_core.synthesis import SynthesisRequest, Synthesizer
 
@@ -63,7 +74,7 @@ def overhead(runs: int, engine: str) -> None:
     if not isolated_registry.plugin_of(engine).isolated:
         raise SystemExit(f"{engine} is not isolated in this data dir; pass --install plugins/{engine}")
     isolated = Synthesizer(isolated_registry)
-    request = SynthesisRequest(text=TEXT, model=engine, seed=1)
+    request = SynthesisRequest(text=TEXT, model=engine, seed=1, voice=_voice(isolated_registry, engine, ref_audio))
 
     async def run() -> tuple[list[float], list[float]]:
         await inproc.synthesize(request)  # warm: models loaded, caches filled
@@ -112,17 +123,19 @@ def main() -> None:
     parser.add_argument("--data", required=True, help="the data dir whose engines/ holds the isolated envs")
     parser.add_argument("--runs", type=int, default=15)
     parser.add_argument("--engine", default="piper", help="the engine of the overhead figure")
-    parser.add_argument("--memory", default="piper", help="engines loaded for the memory figure")
+    parser.add_argument("--memory", default="piper", help="engines loaded for the memory figure ('' skips it)")
     parser.add_argument("--install", action="append", default=[], help="install this isolated first")
     parser.add_argument("-c", "--constraint", action="append", default=[])
+    parser.add_argument("--ref-audio", help="reference clip for an engine without a default voice")
     args = parser.parse_args()
     os.environ["VOICEBOX_DATA_DIR"] = str(Path(args.data).resolve())
     from voicebox_core.isolation import envs
 
     for requirement in args.install:
         envs.install(requirement, constraints=tuple(args.constraint), say=lambda line: None)
-    overhead(args.runs, args.engine)
-    memory(args.memory)
+    overhead(args.runs, args.engine, args.ref_audio)
+    if args.memory:
+        memory(args.memory)
     for env in envs.environments():
         print(f"environment creation: {env.distribution} {env.install_seconds:.0f} s")
 

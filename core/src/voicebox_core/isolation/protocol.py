@@ -13,7 +13,7 @@ a header are ``{"__ndarray__": i, "dtype": "<f4", "shape": [n]}``, naming raw fr
 
 Worker -> host, once at start::
 
-    {"op": "hello", "protocol": 1, "ok": true, "engine": "kokoro", "pid": 4242}
+    {"op": "hello", "protocol": 1, "ok": true, "engine": "myengine", "pid": 4242}
     {"op": "hello", "protocol": 1, "ok": false, "error": ERROR}
 
 Host -> worker (``id`` chosen by the host, unique per connection)::
