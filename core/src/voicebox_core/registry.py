@@ -68,6 +68,8 @@ _HINTS = {
     "(pip uninstall {dist}) or disable it with VOICEBOX_DISABLE_PLUGINS={name}",
     "isolated": "its isolated environment is broken; reinstall it (voicebox engines install "
     "{dist} --isolated) or remove it (voicebox engines uninstall {dist})",
+    "ray": "its Ray Serve deployment failed; read the replica's log (ray logs, or the Ray "
+    "dashboard), fix it, and restart voicebox serve --ray",
 }
 
 
@@ -216,6 +218,7 @@ class Registry:
         self._plugin_of: dict[str, PluginRecord] = {}
         self._backends: dict[str, TTSBackend] = {}
         self._isolated: dict[str, Any] = {}  # engine -> IsolatedEnv
+        self._routed: set[str] = set()  # engines whose backend was handed in (route)
         self._lock = threading.Lock()
         self._pm = pluggy.PluginManager(hookspecs.PROJECT_NAME)
         self._pm.add_hookspecs(hookspecs)
@@ -436,6 +439,39 @@ class Registry:
     def loaded_backends(self) -> dict[str, TTSBackend]:
         with self._lock:
             return dict(self._backends)
+
+    def route(self, engine: str, backend: TTSBackend) -> None:
+        """Serve ``engine`` through ``backend`` from now on (a remote deployment's proxy)."""
+        self.engine(engine)
+        if not isinstance(backend, TTSBackend):
+            raise ContractError(f"engine {engine!r}: {type(backend).__name__} does not implement voicebox_core.TTSBackend")
+        with self._lock:
+            self._backends[engine] = backend
+            self._routed.add(engine)
+
+    def set_aside(self, engine: str, stage: str, error: str, traceback: str = "") -> None:
+        """Withdraw ``engine`` (found, but it cannot be served) and record why."""
+        plugin = self.plugin_of(engine)
+        info = self._engines.pop(engine)
+        for model in info.models:
+            self._models.pop(model.model_name, None)
+        with self._lock:
+            self._backends.pop(engine, None)
+            self._routed.discard(engine)
+        del self._plugin_of[engine]
+        self.failures.append(PluginFailure(engine, plugin.distribution, plugin.version, stage, error, traceback))
+
+    def lives(self, engine: str) -> dict[str, Any]:
+        """Where the engine runs: ``in-process``, ``isolated`` (environment, Python, versions)
+        or what a routed backend says of itself (``lives()``, e.g. a Ray deployment)."""
+        plugin = self.plugin_of(engine)
+        backend = self._backends.get(engine) if engine in self._routed else None
+        if backend is not None and callable(getattr(backend, "lives", None)):
+            return dict(backend.lives())
+        if plugin.isolated:
+            return {"mode": "isolated", "environment": plugin.environment, "python": plugin.python,
+                    "versions": dict(plugin.versions)}
+        return {"mode": "in-process"}
 
     def environment_of(self, engine: str) -> Any:
         """The IsolatedEnv an engine runs in, or None when it runs in this process."""

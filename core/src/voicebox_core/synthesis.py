@@ -268,8 +268,13 @@ class Synthesizer:
             if self._loaded.get(model.engine) == model.model_name and backend.is_loaded():
                 self._loaded.move_to_end(model.engine)
                 return model
-            while len(self._loaded) >= self.max_loaded and model.engine not in self._loaded:
-                victim, _ = self._loaded.popitem(last=False)
+            # A remote backend (a Ray deployment) holds no memory here: it neither counts
+            # towards max_loaded nor is evicted.
+            local = [e for e in self._loaded if not getattr(self.registry.backend(e), "remote", False)]
+            while (not getattr(backend, "remote", False) and len(local) >= self.max_loaded
+                   and model.engine not in self._loaded):
+                victim = local.pop(0)
+                del self._loaded[victim]
                 self.registry.backend(victim).unload_model()
                 empty_device_cache()
             await backend.load_model(model.model_size)

@@ -89,7 +89,7 @@ class Ticket:
 
     async def __aenter__(self) -> Ticket:
         try:
-            await self._queue._lock.acquire()
+            await self._queue._slots.acquire()
         except BaseException:  # cancelled while waiting: the place is given back
             self.release()
             raise
@@ -101,7 +101,7 @@ class Ticket:
 
     def release(self) -> None:
         if self._holding:
-            self._queue._lock.release()
+            self._queue._slots.release()
             self._holding = False
         if not self._released:
             self._released = True
@@ -109,12 +109,13 @@ class Ticket:
 
 
 class EngineQueue:
-    """Serialises work on one engine; refuses with 503 once ``limit`` requests are admitted."""
+    """Runs at most ``slots`` requests on one engine at once (one, unless its backend serves
+    several: a Ray deployment's replicas); refuses with 503 once ``limit`` are admitted."""
 
-    def __init__(self, engine: str, limit: int) -> None:
-        self.engine, self.limit = engine, limit
+    def __init__(self, engine: str, limit: int, slots: int = 1) -> None:
+        self.engine, self.limit, self.slots = engine, limit, max(1, slots)
         self.waiting = 0
-        self._lock = asyncio.Lock()
+        self._slots = asyncio.Semaphore(self.slots)
 
     def admit(self, bounded: bool = True) -> Ticket:
         """Take a place now, or raise :class:`EngineBusyError` (answered as 503 + Retry-After).
@@ -218,4 +219,8 @@ class ServerState:
             event.set()
 
     def queue(self, engine: str) -> EngineQueue:
-        return self.queues.setdefault(engine, EngineQueue(engine, self.settings.max_queue))
+        queue = self.queues.get(engine)
+        if queue is None:
+            slots = int(getattr(self.registry.loaded_backends().get(engine), "concurrency", 1) or 1)
+            queue = self.queues[engine] = EngineQueue(engine, self.settings.max_queue + slots - 1, slots)
+        return queue

@@ -31,8 +31,7 @@ def engine_json(state: ServerState, info: EngineInfo) -> dict[str, Any]:
         "default_voice": info.default_voice, "default_model": info.default_model.model_name,
         "capabilities": dataclasses.asdict(info.capabilities),
         "language_labels": language_labels(info.languages),
-        "lives": ({"mode": "isolated", "environment": plugin.environment, "python": plugin.python,
-                   "versions": dict(plugin.versions)} if plugin.isolated else {"mode": "in-process"}),
+        "lives": state.registry.lives(info.name),
         "reference_seconds": list(info.reference_seconds), "homepage": info.homepage,
         "preset_voices": [dataclasses.asdict(v) for v in info.preset_voices],
         "models": [

@@ -66,7 +66,8 @@ async def open_stream(state: ServerState, request: SynthesisRequest, with_header
 
     The engine work runs in a producer task that owns the queue place: when the client goes
     away the stream asks it to stop, and it gives the engine back only once the chunk in
-    progress is done (a backend is never driven by two requests at once).
+    progress is done (a backend is never driven by two requests at once); a remote backend's
+    chunk in progress is cancelled instead.
     """
     plan = state.synthesizer.plan(request)
     ticket = state.queue(plan.engine.name).admit()
@@ -80,6 +81,8 @@ async def open_stream(state: ServerState, request: SynthesisRequest, with_header
                 async for audio, rate in state.synthesizer.stream(request, stop=lambda: stopping):
                     await chunks.put((audio, rate))
             await chunks.put(None)
+        except asyncio.CancelledError:  # the client went away (a remote engine's chunk is cancelled)
+            await chunks.put(GenerationCancelledError("the client went away"))
         except BaseException as exc:  # noqa: BLE001 - handed to the consumer
             await chunks.put(exc)
         finally:
@@ -92,6 +95,8 @@ async def open_stream(state: ServerState, request: SynthesisRequest, with_header
         while http is not None and not await http.is_disconnected():
             await asyncio.sleep(0.2)
         stopping = http is not None
+        if stopping and remote(state, plan.engine.name):
+            producer.cancel()
 
     watcher = asyncio.get_running_loop().create_task(watch())
     try:
@@ -120,26 +125,44 @@ async def open_stream(state: ServerState, request: SynthesisRequest, with_header
     async def close() -> None:
         nonlocal stopping
         stopping = True
+        # A remote backend (a Ray deployment) is cancelled mid-chunk: the replica stops that
+        # chunk too, and nothing in this process is left half-driven.
+        if remote(state, plan.engine.name):
+            producer.cancel()
         await asyncio.shield(producer)
 
     return body(), close
 
 
+def remote(state: ServerState, engine: str) -> bool:
+    """Whether the engine runs elsewhere (a Ray deployment): its work in progress can be
+    cancelled without leaving a backend here half-driven."""
+    return bool(getattr(state.registry.loaded_backends().get(engine), "remote", False))
+
+
 async def until_disconnected(request: Request, work: Callable[[Callable[[], bool]], Awaitable[T]],
-                             interval: float = 0.2) -> T:
+                             interval: float = 0.2, cancel: bool = False) -> T:
     """Run ``work(stop)``; when the client disconnects, ``stop()`` turns True (the engine
-    stops after its current chunk) and the request ends with GenerationCancelledError."""
+    stops after its current chunk) and the request ends with GenerationCancelledError.
+    With ``cancel`` (a remote engine), the chunk in progress is cancelled at once."""
     gone = False
+    current = asyncio.current_task()
 
     async def watch() -> None:
         nonlocal gone
         while not await request.is_disconnected():
             await asyncio.sleep(interval)
         gone = True
+        if cancel and current is not None:
+            current.cancel()
 
     watcher = asyncio.get_running_loop().create_task(watch())
     try:
         return await work(lambda: gone)
+    except asyncio.CancelledError:
+        if gone and cancel:
+            raise GenerationCancelledError("the client went away") from None
+        raise
     finally:
         watcher.cancel()
 
@@ -181,7 +204,7 @@ async def speech(state: ServerState, body: SpeechBody, http: Request) -> tuple[b
             await models.ensure_loaded(state, plan.model)
             return await state.synthesizer.synthesize(request, stop=stop)
 
-    result = await until_disconnected(http, work)
+    result = await until_disconnected(http, work, cancel=remote(state, plan.engine.name))
     audio = change_speed(result.audio, body.speed)
     return encode_audio(audio, result.sample_rate, body.response_format), SPEECH_FORMATS[body.response_format]
 
