@@ -351,6 +351,16 @@ def test_a_second_server_on_one_data_dir_is_refused_naming_the_first(live: LiveS
     assert len(line) == 1 and f"PID {first}" in line[0] and str(data) in line[0], done.stderr
 
 
+def test_serve_on_ray_without_ray_installed_says_how_to_install_it(tmp_path: Path) -> None:
+    """This env has voicebox-core[server] and no Ray (the [ray] extra): one line that says so."""
+    done = subprocess.run([sys.executable, "-m", "voicebox_core", "serve", "--port", str(free_port()),
+                           "--data-dir", str(tmp_path / "data"), "--ray", "local"],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode != 0
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "voicebox-core[ray]" in lines[0] and "Traceback" not in done.stderr, done.stderr
+
+
 # 10 -- the schema tells the truth -----------------------------------------------------------
 
 

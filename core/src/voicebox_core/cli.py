@@ -45,8 +45,7 @@ def _engine_rows(registry: Any) -> list[dict[str, Any]]:
             "distribution": plugin.distribution,
             "version": plugin.version,
             "load_ms": round(plugin.load_seconds * 1000, 1),
-            "lives": ({"mode": "isolated", "environment": plugin.environment, "python": plugin.python,
-                       "versions": dict(plugin.versions)} if plugin.isolated else {"mode": "in-process"}),
+            "lives": registry.lives(info.name),
             "heavy_imports": list(plugin.heavy_imports),
             "slow": plugin.slow,
             "voice_kinds": list(info.voice_kinds),
@@ -352,6 +351,10 @@ def _lazy(module: str, function: str, extra: str | None = None) -> Handler:
     return run
 
 
+def _names(value: str) -> tuple[str, ...]:
+    return tuple(name.strip() for name in value.split(",") if name.strip())
+
+
 def _positive_pid(text: str) -> int:
     try:
         pid = int(text)
@@ -450,6 +453,14 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--wyoming", metavar="URI",
                        help="also serve Home Assistant's Wyoming protocol, e.g. tcp://127.0.0.1:10200")
     serve.add_argument("--wyoming-voice", metavar="NAME", help="the Wyoming default voice")
+    serve.add_argument("--ray", metavar="ADDRESS",
+                       help="serve engines as Ray Serve deployments on this cluster ('local': start one "
+                       "here; needs voicebox-core[ray])")
+    serve.add_argument("--ray-config", metavar="FILE", help="TOML: engines, replicas, resources (docs/scale.md)")
+    serve.add_argument("--ray-engines", metavar="A,B", type=_names, default=(),
+                       help="deploy only these engines on Ray (default: every engine); the rest run here")
+    serve.add_argument("--ray-replicas", metavar="ENGINE=N", action="append", default=[],
+                       help="replicas of one engine's deployment (repeatable)")
     serve.set_defaults(handler=_lazy("voicebox_core.server.main", "serve", extra="server"))
 
     wyoming = sub.add_parser("wyoming", help="serve Home Assistant's Wyoming protocol (text to speech)")

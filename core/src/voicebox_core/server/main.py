@@ -87,6 +87,33 @@ def lock_data_dir(data_dir: Path) -> Any:
     return lock
 
 
+def _replicas(values: list[str]) -> dict[str, int]:
+    from voicebox_core.errors import InvalidRequestError
+
+    found = {}
+    for value in values:
+        engine, _, count = value.partition("=")
+        if not engine.strip() or not count.strip().isdigit() or int(count) < 1:
+            raise InvalidRequestError(f"--ray-replicas {value!r}: give ENGINE=N with N >= 1, e.g. myengine=2")
+        found[engine.strip()] = int(count)
+    return found
+
+
+def _ray_registry(args: argparse.Namespace, data_dir: Path) -> Any:
+    """With ``--ray``/``--ray-config``: the registry, its engines deployed on Ray Serve."""
+    if not (getattr(args, "ray", None) or getattr(args, "ray_config", None)):
+        return None
+    from voicebox_core.ray_serve.config import RayConfig
+    from voicebox_core.ray_serve.deploy import attach
+    from voicebox_core.registry import Registry
+
+    config = RayConfig.load(args.ray_config, address=args.ray, engines=tuple(args.ray_engines),
+                            replicas=_replicas(args.ray_replicas))
+    registry = Registry.discover(environments=data_dir / "engines")
+    attach(registry, config, say=lambda line: print(line, flush=True))
+    return registry
+
+
 def serve(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -101,7 +128,8 @@ def serve(args: argparse.Namespace) -> int:
     except OSError as exc:
         raise StorageError(f"data directory {str(data_dir)!r} cannot be written ({exc.strerror}); "
                            "choose another with --data-dir") from None
-    app = create_app(data_dir)
+    registry = _ray_registry(args, data_dir)
+    app = create_app(data_dir, registry=registry)
     app.state.voicebox_lock = lock
     state = app.state.voicebox
     config = uvicorn.Config(app, host=args.host, port=args.port, log_level="info", access_log=False)
