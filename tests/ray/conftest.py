@@ -25,6 +25,8 @@ sys.path.insert(0, str(ROOT))
 from tests.support.fake_hub import free_port  # noqa: E402
 
 CONFIG = """
+engines = ["piper", "reference"]
+
 [defaults]
 num_cpus = 0.25
 max_ongoing_requests = 2
@@ -60,7 +62,7 @@ def ray_address() -> Iterator[str]:
 class RayServer:
     """One real `voicebox serve --ray ADDRESS --ray-config FILE` on a free loopback port."""
 
-    def __init__(self, address: str, data: Path, config: str = CONFIG, *extra: str) -> None:
+    def __init__(self, address: str, data: Path, config: str = CONFIG, *extra: str, **env: str) -> None:
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         data.mkdir(parents=True, exist_ok=True)
@@ -70,7 +72,7 @@ class RayServer:
                    "--ray", address, "--ray-config", str(data / "ray.toml"), *extra]
         with open(self.log, "w") as log:
             self.proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                         env={**os.environ, "RAY_USAGE_STATS_ENABLED": "0"})
+                                         env={**os.environ, "RAY_USAGE_STATS_ENABLED": "0", **env})
         deadline = time.monotonic() + 400
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:

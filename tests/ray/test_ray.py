@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import json
 import os
 import signal
 import subprocess
@@ -88,7 +89,7 @@ def test_openai_client_speaks_through_ray(ray_server: RayServer) -> None:
                                             input="Hello from a Ray replica.", response_format="wav")
         assert wav_frames(speech.content) > 1000
     models = {m.id for m in client.models.list().data}
-    defaults = {row["default_model"] for row in ray_server.engines().values()}
+    defaults = {row["default_model"] for name, row in ray_server.engines().items() if name in ("piper", "reference")}
     assert defaults <= models
 
 
@@ -231,6 +232,76 @@ class TestRayPiperConformance(TestRayReferenceConformance):
     def test_it_goes_through_ray(self, registry: Registry) -> None:
         assert isinstance(registry.backend(self.engine), RayBackend)
         assert registry.lives(self.engine)["application"] == "kit-piper"
+
+
+# -- an isolated engine's replicas run in its own environment ----------------------------------
+
+
+def test_an_isolated_engine_is_deployed_with_its_own_python(ray_address: str, tmp_path_factory: pytest.TempPathFactory,
+                                                            ray_driver: Any) -> None:
+    """`environment = auto`: the engine isolated on this machine (voicebox engines install
+    --isolated, with Ray in it) gets replicas that run its environment's Python (py_executable)."""
+    import ray
+
+    data = tmp_path_factory.mktemp("ray-isolated")
+    reference = Path(__file__).resolve().parents[2] / "core" / "tests" / "plugins" / "reference"
+    constraints = Path(__file__).resolve().parents[2] / "constraints.txt"
+    done = subprocess.run([sys.executable, "-m", "voicebox_core", "engines", "install", str(reference), "--isolated",
+                           "-c", str(constraints), "--with", f"ray[serve]=={ray.__version__}"],
+                          capture_output=True, text=True, timeout=900, env={**os.environ, "VOICEBOX_DATA_DIR": str(data)})
+    assert done.returncode == 0, done.stderr[-3000:]
+    venv = data / "engines" / "voicebox-test-reference" / "venv"
+    server = RayServer(ray_address, data, 'prefix = "iso"\n[defaults]\nnum_cpus = 0.25\n', "--ray-engines", "reference")
+    try:
+        response = httpx.post(f"{server.base}/v1/audio/speech", json={"model": "reference", "input": "Hello.",
+                                                                      "voice": "low", "response_format": "wav"},
+                              timeout=120)
+        assert response.status_code == 200, response.text
+        engines = server.engines()
+        assert engines["reference"]["lives"]["application"] == "iso-reference"
+        assert engines["piper"]["lives"]["mode"] == "in-process"  # not named: it stays here
+        (seen,) = engines["reference"]["lives"]["seen"].values()
+        files = {m.path for m in psutil.Process(seen["pid"]).memory_maps()}
+        assert any(path.startswith(str(venv)) for path in files), sorted(files)[:20]  # the env's libraries
+    finally:
+        server.stop()
+        ray_driver.delete("iso-reference")
+
+
+# -- download progress from a replica ---------------------------------------------------------
+
+
+def test_a_model_download_happens_in_a_replica_with_its_progress_relayed(
+        ray_address: str, tmp_path_factory: pytest.TempPathFactory, ray_driver: Any) -> None:
+    """/models/download of a Ray engine fetches where the engine runs: the replica (pointed at a
+    hub on loopback by its runtime_env) downloads, and the app's progress stream shows its bytes."""
+    from tests.support.fake_hub import HUB_FILES, running_fake_hub
+
+    data = tmp_path_factory.mktemp("ray-download")
+    cache = data / "replica-hub"
+    with running_fake_hub() as hub:
+        config = (f'prefix = "dl"\n[defaults]\nnum_cpus = 0.25\n[engine.hubtest.runtime_env.env_vars]\n'
+                  f'HF_ENDPOINT = "{hub}"\nHF_HUB_OFFLINE = "0"\nHF_HUB_CACHE = "{cache}"\nHF_HUB_DISABLE_XET = "1"\n')
+        server = RayServer(ray_address, data, config, "--ray-engines", "hubtest")  # the server itself stays offline
+        try:
+            started = httpx.post(f"{server.base}/models/download", json={"model_name": "hubtest-tiny"}, timeout=30)
+            assert started.status_code == 202 and started.json()["status"] == "downloading", started.text
+            events = []
+            with httpx.stream("GET", f"{server.base}/models/progress/hubtest-tiny", timeout=120) as stream:
+                for line in stream.iter_lines():
+                    if line.startswith("data: "):
+                        events.append(json.loads(line[6:]))
+            total = sum(len(d) for d in HUB_FILES.values())
+            assert events[-1]["status"] == "complete", events[-1]
+            assert events[-1]["current"] == events[-1]["total"] == total
+            assert [e for e in events if e["status"] == "downloading" and 0 < e["current"] < total]
+            assert any(cache.glob("models--*")), "the replica did not download into its own cache"
+            speech = httpx.post(f"{server.base}/v1/audio/speech", timeout=60, json={
+                "model": "hubtest", "input": "Downloaded in a replica.", "response_format": "wav"})
+            assert speech.status_code == 200, speech.text
+        finally:
+            server.stop()
+            ray_driver.delete("dl-hubtest")
 
 
 # -- mistakes: one line, nothing deployed -----------------------------------------------------

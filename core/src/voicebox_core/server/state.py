@@ -218,6 +218,12 @@ class ServerState:
         for event in self.watchers.get(generation_id, ()):
             event.set()
 
+    def remote(self, engine: str) -> bool:
+        """Whether the engine runs elsewhere (a Ray deployment): its models live in its
+        replicas, and its work in progress can be cancelled without leaving a backend here
+        half-driven."""
+        return bool(getattr(self.registry.loaded_backends().get(engine), "remote", False))
+
     def queue(self, engine: str) -> EngineQueue:
         queue = self.queues.get(engine)
         if queue is None:

@@ -65,8 +65,18 @@ def _error_text(exc: BaseException) -> str:
 
 
 async def download(state: ServerState, model_name: str) -> dict[str, Any]:
-    """Start a background download; progress goes to GET /models/progress/{model_name}."""
+    """Start a background download; progress goes to GET /models/progress/{model_name}.
+    A remote engine's model is fetched where it runs: loaded in a replica, whose download
+    progress is relayed here."""
     model = state.registry.model(model_name)
+    if state.remote(model.engine):
+        if not state.progress.downloading(model.model_name):
+            state.progress.publish(model.model_name, "downloading", filename="connecting")
+            task = asyncio.create_task(_fetch_remote(state, model))
+            _tasks.add(task)
+            task.add_done_callback(_tasks.discard)
+        return {"message": f"model {model.model_name} is loading in its replicas", **_status(state, model),
+                "status": "downloading"}
     if is_downloaded(model):
         state.progress.publish(model.model_name, "complete")
         return {"message": f"model {model.model_name} is already downloaded",
@@ -83,6 +93,17 @@ async def download(state: ServerState, model_name: str) -> dict[str, Any]:
 async def _download(state: ServerState, model: ModelConfig) -> None:
     try:
         await asyncio.to_thread(ensure_model, model, state.progress.callback(model.model_name))
+    except Exception as exc:  # noqa: BLE001 - reported to listeners, never lost
+        state.progress.publish(model.model_name, "error", error=_error_text(exc))
+        return
+    last = state.progress.state(model.model_name) or {}
+    state.progress.publish(model.model_name, "complete", last.get("total", 0), last.get("total", 0))
+
+
+async def _fetch_remote(state: ServerState, model: ModelConfig) -> None:
+    try:
+        with download_progress(state.progress.callback(model.model_name)):
+            await state.synthesizer.load(model.model_name)
     except Exception as exc:  # noqa: BLE001 - reported to listeners, never lost
         state.progress.publish(model.model_name, "error", error=_error_text(exc))
         return

@@ -95,7 +95,7 @@ async def open_stream(state: ServerState, request: SynthesisRequest, with_header
         while http is not None and not await http.is_disconnected():
             await asyncio.sleep(0.2)
         stopping = http is not None
-        if stopping and remote(state, plan.engine.name):
+        if stopping and state.remote(plan.engine.name):
             producer.cancel()
 
     watcher = asyncio.get_running_loop().create_task(watch())
@@ -127,17 +127,11 @@ async def open_stream(state: ServerState, request: SynthesisRequest, with_header
         stopping = True
         # A remote backend (a Ray deployment) is cancelled mid-chunk: the replica stops that
         # chunk too, and nothing in this process is left half-driven.
-        if remote(state, plan.engine.name):
+        if state.remote(plan.engine.name):
             producer.cancel()
         await asyncio.shield(producer)
 
     return body(), close
-
-
-def remote(state: ServerState, engine: str) -> bool:
-    """Whether the engine runs elsewhere (a Ray deployment): its work in progress can be
-    cancelled without leaving a backend here half-driven."""
-    return bool(getattr(state.registry.loaded_backends().get(engine), "remote", False))
 
 
 async def until_disconnected(request: Request, work: Callable[[Callable[[], bool]], Awaitable[T]],
@@ -204,7 +198,7 @@ async def speech(state: ServerState, body: SpeechBody, http: Request) -> tuple[b
             await models.ensure_loaded(state, plan.model)
             return await state.synthesizer.synthesize(request, stop=stop)
 
-    result = await until_disconnected(http, work, cancel=remote(state, plan.engine.name))
+    result = await until_disconnected(http, work, cancel=state.remote(plan.engine.name))
     audio = change_speed(result.audio, body.speed)
     return encode_audio(audio, result.sample_rate, body.response_format), SPEECH_FORMATS[body.response_format]
 
