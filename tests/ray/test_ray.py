@@ -304,6 +304,32 @@ def test_a_model_download_happens_in_a_replica_with_its_progress_relayed(
             ray_driver.delete("dl-hubtest")
 
 
+# -- a deployment that fails is set aside, the server serves on ------------------------------
+
+
+def test_a_deployment_that_fails_is_set_aside_and_the_rest_is_served(
+        ray_address: str, tmp_path_factory: pytest.TempPathFactory, ray_driver: Any) -> None:
+    """The replicas of one engine cannot build it (its plugin is not in their environment: here
+    hidden by VOICEBOX_PLUGINS in the runtime_env); the server starts, names the failure, serves."""
+    data = tmp_path_factory.mktemp("ray-broken")
+    config = ('prefix = "bad"\nengines = ["reference"]\n[defaults]\nnum_cpus = 0.25\n'
+              '[engine.reference.runtime_env.env_vars]\nVOICEBOX_PLUGINS = "nothing"\n')
+    server = RayServer(ray_address, data, config)
+    try:
+        body = httpx.get(f"{server.base}/engines", timeout=30).json()
+        names = {row["name"] for row in body["engines"]}
+        assert "reference" not in names and "piper" in names
+        (failure,) = [f for f in body["failed"] if f["plugin"] == "reference"]
+        assert failure["stage"] == "ray" and "bad-reference" in failure["error"]
+        assert "not installed in this replica's environment" in failure["error"], failure
+        speech = httpx.post(f"{server.base}/v1/audio/speech", timeout=60, json={
+            "model": "piper", "input": "Still serving.", "response_format": "wav"})
+        assert speech.status_code == 200
+    finally:
+        server.stop()
+        ray_driver.delete("bad-reference")
+
+
 # -- mistakes: one line, nothing deployed -----------------------------------------------------
 
 

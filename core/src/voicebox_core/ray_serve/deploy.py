@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -179,16 +180,24 @@ def _wait_running(apps: dict[str, str], timeout: float) -> dict[str, str]:
     return failed
 
 
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+_RAISED = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception|Exit)\b[^:]*: .+")
+
+
 def _reason(status: Any) -> str:
-    """The first line of what Serve says about an application and its deployments."""
+    """What Serve says about an application, in one line: its deployment's first sentence and
+    the exception a replica's constructor raised (the last one in the traceback Serve keeps)."""
     if status is None:
         return ""
-    texts = [str(getattr(status, "message", "") or "")]
-    texts += [str(getattr(d, "message", "") or "") for d in (getattr(status, "deployments", {}) or {}).values()]
+    texts = [str(getattr(d, "message", "") or "") for d in (getattr(status, "deployments", {}) or {}).values()]
+    texts.append(str(getattr(status, "message", "") or ""))
     for text in texts:
-        for line in text.strip().splitlines():
-            if line.strip():
-                return line.strip()[:400]
+        lines = [line.strip() for line in _ANSI.sub("", text).splitlines() if line.strip()]
+        if not lines:
+            continue
+        raised = [line for line in lines if _RAISED.match(line)]
+        first = lines[0].split(". ")[0].rstrip(".")
+        return (f"{first}: {raised[-1]}" if raised and raised[-1] != lines[0] else first)[:500]
     return ""
 
 
