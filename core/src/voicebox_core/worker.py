@@ -203,20 +203,14 @@ class _Worker:
             self.send({"id": rid, "error": error_to_wire(exc)})
 
     async def load_model(self, rid: int, model_size: str) -> None:
-        from voicebox_core.runtime.download import DownloadProgress, download_progress
+        from dataclasses import asdict
 
-        last = [0.0]
+        from voicebox_core.runtime.download import download_progress, throttled
 
-        def forward(progress: DownloadProgress) -> None:
-            now = time.monotonic()
-            if now - last[0] < 0.1 and progress.downloaded < progress.total:
-                return  # at most ten a second; the last one always goes
-            last[0] = now
-            self.send({"id": rid, "event": "progress", "progress": {
-                "model_name": progress.model_name, "filename": progress.filename,
-                "downloaded": progress.downloaded, "total": progress.total}})
+        def forward(progress: Any) -> None:
+            self.send({"id": rid, "event": "progress", "progress": asdict(progress)})
 
-        with download_progress(forward):
+        with download_progress(throttled(forward)):
             await self.backend.load_model(model_size)
 
     def keep(self, prompt: Any) -> dict[str, Any]:

@@ -362,8 +362,7 @@ class IsolatedBackend:
 
         def progress(event: dict[str, Any]) -> None:
             if listener is not None:
-                listener(DownloadProgress(str(event["model_name"]), str(event["filename"]),
-                                          int(event["downloaded"]), int(event["total"])))
+                listener(DownloadProgress(**event))
 
         worker = await asyncio.to_thread(self._running)
         await worker.call("load_model", {"model_size": model_size}, progress=progress)

@@ -170,9 +170,7 @@ class RayBackend:
                 async for event in _bounded(stream, request_timeout()):
                     if "progress" in event:
                         if listener is not None:
-                            p = event["progress"]
-                            listener(DownloadProgress(str(p["model_name"]), str(p["filename"]),
-                                                      int(p["downloaded"]), int(p["total"])))
+                            listener(DownloadProgress(**event["progress"]))
                         continue
                     self._answer(event)
                     self._model_size = model_size

@@ -19,7 +19,6 @@ import asyncio
 import hashlib
 import os
 import tempfile
-import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -113,25 +112,20 @@ class EngineReplica:
 
     async def load(self, model_size: str) -> AsyncIterator[dict[str, Any]]:
         """Load the model, streaming download progress (at most ten events a second)."""
-        from voicebox_core.runtime.download import DownloadProgress, download_progress
+        from dataclasses import asdict
+
+        from voicebox_core.runtime.download import download_progress, throttled
 
         self.served += 1
         loop = asyncio.get_running_loop()
         events: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
-        last = [0.0]
 
-        def forward(progress: DownloadProgress) -> None:
-            now = time.monotonic()
-            if now - last[0] < 0.1 and progress.downloaded < progress.total:
-                return
-            last[0] = now
-            event = {"progress": {"model_name": progress.model_name, "filename": progress.filename,
-                                  "downloaded": progress.downloaded, "total": progress.total}}
-            loop.call_soon_threadsafe(events.put_nowait, event)
+        def forward(progress: Any) -> None:
+            loop.call_soon_threadsafe(events.put_nowait, {"progress": asdict(progress)})
 
         async def run() -> dict[str, Any]:
             try:
-                with download_progress(forward):
+                with download_progress(throttled(forward)):
                     await self._ensure(model_size)
             except BaseException as exc:  # noqa: BLE001 - the stream's last event
                 return self._error(exc)

@@ -38,6 +38,7 @@ __all__ = [
     "is_offline",
     "local_override",
     "model_disk_bytes",
+    "throttled",
 ]
 
 
@@ -65,6 +66,23 @@ def download_progress(callback: ProgressCallback) -> Iterator[None]:
         yield
     finally:
         _listener.reset(token)
+
+
+def throttled(callback: ProgressCallback, interval: float = 0.1) -> ProgressCallback:
+    """``callback``, called at most once per ``interval`` seconds; a file's last event (its
+    bytes complete) always goes. How a worker or a replica relays progress to its host."""
+    import time
+
+    last = [0.0]
+
+    def forward(progress: DownloadProgress) -> None:
+        now = time.monotonic()
+        if now - last[0] < interval and progress.downloaded < progress.total:
+            return
+        last[0] = now
+        callback(progress)
+
+    return forward
 
 
 def _truthy(name: str) -> bool:
