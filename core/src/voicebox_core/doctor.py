@@ -23,6 +23,7 @@ import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -82,14 +83,19 @@ def _parses(text: str) -> bool:
     return True
 
 
-def upstream_distributions(distribution: str) -> list[str]:
+def upstream_distributions(distribution: str, index: Mapping[str, Any] | None = None) -> list[str]:
     """The packages a plugin installs ``--no-deps``: its ``upstream`` extra."""
-    import importlib_metadata
+    if index is not None:
+        dist = index.get(canonicalize_name(distribution))
+        if dist is None:
+            return []
+    else:
+        import importlib_metadata
 
-    try:
-        dist = importlib_metadata.distribution(distribution)
-    except importlib_metadata.PackageNotFoundError:
-        return []
+        try:
+            dist = importlib_metadata.distribution(distribution)
+        except importlib_metadata.PackageNotFoundError:
+            return []
     names = []
     for line in dist.requires or ():
         if not _parses(line):
@@ -124,16 +130,17 @@ def plugin_problems(plugin: Any) -> list[Any]:
     return requirement_problems(plugin.distribution)
 
 
-def requirement_problems(distribution: str) -> list[Problem]:
-    """Unmet requirements in ``distribution``'s installed tree (metadata only)."""
+def requirement_problems(distribution: str, index: Mapping[str, Any] | None = None) -> list[Problem]:
+    """Unmet requirements in ``distribution``'s installed tree (metadata only); ``index``
+    (canonical name to distribution) checks a planned set instead of the installed one."""
     from voicebox_core.audit.tree import walk
 
-    if getattr(sys, "frozen", False):
+    if getattr(sys, "frozen", False) and index is None:
         return []  # a frozen app's dependencies were fixed at build time; little metadata ships
-    upstream = upstream_distributions(distribution)
+    upstream = upstream_distributions(distribution, index)
     try:
         tree = walk(distribution, skip=upstream, root_extras={"upstream"} if upstream else (),
-                    installed_extras=False)
+                    installed_extras=False, index=index)
     except Exception:  # noqa: BLE001 - a distribution without metadata has nothing to check
         return []
     problems = [Problem(c.required_by, _clean(c.requirement), c.name, c.installed, c.name in upstream)
@@ -183,11 +190,12 @@ def _torchaudio_mismatch(chain: list[BaseException]) -> str | None:
     return None
 
 
-def _explain(exc: BaseException) -> tuple[str, str]:
+def _explain(exc: BaseException, distribution: str = "") -> tuple[str, str]:
     """(what happened, what to run) for an exception raised while importing or checking."""
     chain = _causes(exc)
     root = chain[-1]
     text = f"{type(root).__name__}: {root}"
+    repair = f"voicebox engines repair {distribution}".rstrip()
     if (mismatch := _torchaudio_mismatch(chain)) is not None:
         import importlib_metadata
 
@@ -197,20 +205,17 @@ def _explain(exc: BaseException) -> tuple[str, str]:
         except importlib_metadata.PackageNotFoundError:
             audio = "?"
         torch_text = f"torch {torch[0]} (a {'CUDA' if torch[1] else 'CPU'} build)" if torch else "this torch"
-        base = audio.split("+")[0]
-        minor = ".".join(base.split(".")[:2])
+        minor = ".".join(audio.split("+")[0].split(".")[:2])
         return (f"torchaudio {audio}'s compiled extension does not load beside {torch_text} "
                 f"({mismatch}); PyPI's Linux torchaudio is built for CUDA torch {minor}",
-                f"install a matching CPU pair: pip install 'torch=={minor}.*' torchaudio=={base} --index-url "
-                "https://download.pytorch.org/whl/cpu; or, for a CPU torch newer than the last torchaudio "
-                "(or with PyPI only), torchaudio's pure-Python wheel: python build/torchaudio_wheel.py "
-                "--install (see the README)")
+                f"{repair} (installs a torchaudio that imports beside this torch, in the engine's environment)")
     if isinstance(root, ModuleNotFoundError) and root.name:
-        return text, f"pip install {root.name.split('.')[0]} (or reinstall the engine with its README's commands)"
+        return text, (f"{repair} (installs the plugin's upstream packages), or pip install "
+                      f"{root.name.split('.')[0]} in the engine's environment")
     if isinstance(root, ImportError) and "cannot import name" in str(root):
         return text, ("a package is at a version this engine was not built for; the requirement "
-                      "problems above name it, or reinstall the engine with its README's commands")
-    return text, "reinstall the engine with its README's commands; see the error"
+                      f"problems above name it; `{repair}` puts the plugin's upstream packages back")
+    return text, f"see the error; `{repair}` reinstalls what the plugin needs beside pip"
 
 
 def probe(engine: str) -> dict[str, Any]:
@@ -229,7 +234,7 @@ def probe(engine: str) -> dict[str, Any]:
     except BaseException as exc:  # noqa: BLE001 - reported, that is the point
         if isinstance(exc, KeyboardInterrupt):
             raise
-        error, fix = _explain(exc)
+        error, fix = _explain(exc, registry.plugin_of(engine).distribution)
         return {"ok": False, "stage": stage, "error": error, "fix": fix,
                 "seconds": time.perf_counter() - started}
     return {"ok": True, "stage": "", "error": "", "fix": "", "seconds": time.perf_counter() - started}
@@ -298,4 +303,18 @@ def deep_check(registry: Any, engines: list[str] | None = None, workers: int = 2
             if outcome["ok"]:
                 health.error = "imports, but its installed requirements conflict (it may fail at run time)"
         report.append(health)
+    _record(registry, report)
     return report
+
+
+def _record(registry: Any, report: list[EngineHealth]) -> None:
+    """Keep each result for its environment's installed set (the plain commands read them)."""
+    from voicebox_core import health as records
+
+    groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for item in report:
+        env = registry.environment_of(item.engine)
+        where = (str(env.venv), env.versions_key()) if env is not None else records.here()
+        groups.setdefault(where, []).append(item.as_dict())
+    for (prefix, key), results in groups.items():
+        records.record(prefix, key, results)

@@ -11,9 +11,10 @@ from __future__ import annotations
 import difflib
 import re
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import importlib_metadata
 from packaging.markers import UndefinedEnvironmentName
@@ -141,14 +142,16 @@ def _satisfied(requirement: Requirement, version: str) -> bool:
 
 def walk(distribution: str, path: Sequence[str] | None = None,
          skip: Iterable[str] = (), root_extras: Iterable[str] = (),
-         installed_extras: bool = True) -> RequirementTree:
+         installed_extras: bool = True, index: Mapping[str, Any] | None = None) -> RequirementTree:
     """The installed requirement tree of ``distribution``; ``skip`` names are not descended into.
 
     ``root_extras`` are followed on the root; ``installed_extras`` also follows every extra
     whose packages are all installed (the audit's view). Without it only extras some
     requirement asks for are followed (the doctor's view: what must hold for the engine).
+    ``index`` (canonical name to a distribution, or anything with its ``version``, ``requires``
+    and ``metadata``) replaces what is installed: a planned set, before anything changes.
     """
-    index = installed_distributions(path)
+    index = installed_distributions(path) if index is None else index
     root_name = canonicalize_name(distribution)
     if root_name not in index:
         close = difflib.get_close_matches(root_name, list(index), n=3)
