@@ -67,14 +67,27 @@ def _failure_rows(registry: Any) -> list[dict[str, str]]:
              "stage": f.stage, "reason": f.error} for f in registry.failures]
 
 
+def _statuses(registry: Any) -> dict[str, Any]:
+    """The last deep check of each engine, if it still holds (voicebox_core.health)."""
+    from voicebox_core.health import status_of
+
+    return status_of(registry)
+
+
 def cmd_engines_list(args: argparse.Namespace) -> int:
     registry = _registry()
     rows, failures = _engine_rows(registry), _failure_rows(registry)
+    statuses = _statuses(registry)
+    for row in rows:
+        status = statuses.get(row["engine"])
+        row["check"] = {"state": status.state, "error": status.error, "fix": status.fix} if status else None
     if args.json:
         print(json.dumps({"engines": rows, "failed": failures}, indent=2))
         return 0
-    if not rows:
-        print("No engines installed. Install one: `pip install voicebox-engine-<name>`.")
+    if not rows and failures:
+        print(f"No engine loaded: {len(failures)} installed plugin(s) failed to load (below).")
+    elif not rows:
+        print("No engines installed. Install one: `voicebox engines install NAME` (e.g. piper).")
     for row in rows:
         lives = row["lives"]
         where = "isolated" if lives["mode"] == "isolated" else f"loaded in {row['load_ms']} ms"
@@ -83,6 +96,9 @@ def cmd_engines_list(args: argparse.Namespace) -> int:
             versions = ", ".join(f"{k} {v}" for k, v in lives["versions"].items())
             print(f"  lives: isolated in {lives['environment']}; {lives['python']}"
                   + (f"; {versions}" if versions else ""))
+        status = statuses.get(row["engine"])
+        if status is not None:
+            print(f"  {status.describe()}")
         if row["slow"]:
             print(f"  SLOW: {registry.plugin_of(row['engine']).slow_reason} (voicebox engines doctor)")
         print(f"  voices: {', '.join(row['voice_kinds'])}"
@@ -100,24 +116,52 @@ def cmd_engines_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def _plugin_state(plugin: Any, problems: list[Any], statuses: dict[str, Any]) -> str:
+    """OK only when the metadata holds and the last deep check, made on this installed set,
+    passed for every engine of the plugin."""
+    states = {statuses[e].state for e in plugin.engines if e in statuses}
+    if problems:
+        return "BROKEN"
+    if "failed" in states:
+        return "FAILED"
+    if "stale" in states:
+        return "STALE"
+    if plugin.slow:
+        return "SLOW"
+    return "UNCHECKED" if "unchecked" in states else "OK"
+
+
 def cmd_engines_doctor(args: argparse.Namespace) -> int:
     """Plugins that failed to load, requirements the installed versions break (metadata
-    only), and with ``--deep`` each engine's model library imported in a child process."""
+    only), each engine's last deep check, and with ``--deep`` each engine's model library
+    imported in a child process now."""
     from voicebox_core.doctor import deep_check, plugin_problems
 
-    registry = _registry()
+    if args.local:
+        from voicebox_core.registry import Registry
+
+        registry = Registry.discover(isolated=False)
+    else:
+        registry = _registry()
     problems = {p.distribution: plugin_problems(p) for p in registry.plugins}
     health = deep_check(registry) if args.deep else []
-    broken = bool(registry.failures) or any(problems.values()) or any(not h.ok for h in health)
+    statuses = _statuses(registry)  # after a --deep run: what it just found
+    states = {p.distribution: _plugin_state(p, problems[p.distribution], statuses) for p in registry.plugins}
+    # A check that no longer holds (the environment changed since) is not an OK; one never
+    # made (a fresh install by hand) is said, but is no failure.
+    broken = (bool(registry.failures) or any(problems.values()) or any(not h.ok for h in health)
+              or any(s in ("FAILED", "STALE") for s in states.values()))
     if args.json:
         print(json.dumps({
             "plugins": [{"plugin": p.name, "distribution": p.distribution, "version": p.version,
                          "engines": list(p.engines), "load_ms": round(p.load_seconds * 1000, 1),
                          "heavy_imports": list(p.heavy_imports), "slow": p.slow,
+                         "state": states[p.distribution],
                          "requirement_problems": [str(x) for x in problems[p.distribution]]}
                         for p in registry.plugins],
             "failed": _failure_rows(registry),
             "engines": [h.as_dict() for h in health] if args.deep else None,
+            "checks": {e: {"state": s.state, "error": s.error, "fix": s.fix} for e, s in statuses.items()},
         }, indent=2))
         return 1 if broken else 0
     print(f"{len(registry.plugins)} plugin(s) loaded, {len(registry.failures)} failed"
@@ -125,15 +169,20 @@ def cmd_engines_doctor(args: argparse.Namespace) -> int:
           + ".")
     for plugin in registry.plugins:
         found = problems[plugin.distribution]
-        state = "BROKEN" if found else "SLOW  " if plugin.slow else "OK    "
         where = f"isolated in {plugin.environment}" if plugin.isolated else f"in {plugin.load_seconds * 1000:.1f} ms"
-        print(f"{state}{plugin.name} ({plugin.distribution} {plugin.version}): "
+        print(f"{states[plugin.distribution]:<5} {plugin.name} ({plugin.distribution} {plugin.version}): "
               f"{', '.join(plugin.engines)} {where}")
         if plugin.slow:
             print(f"  slow:        {plugin.slow_reason}")
         for problem in found:
             print(f"  requirement: {problem}")
             print(f"  fix:         {problem.fix}")
+        for engine in plugin.engines:
+            status = statuses.get(engine)
+            if status is not None and not status.vouched:
+                print(f"  {engine}: {status.describe()}")
+                if status.fix:
+                    print(f"  fix:         {status.fix}")
     for failure in registry.failures:
         print(f"\nFAIL  {failure.name} ({failure.distribution} {failure.version})")
         print(f"  stage: {failure.stage}")
@@ -149,7 +198,8 @@ def cmd_engines_doctor(args: argparse.Namespace) -> int:
                 print(f"  {item.stage}: {item.error}")
                 print(f"  fix: {item.fix}")
     elif not registry.failures:
-        print("Metadata only; `voicebox engines doctor --deep` also imports each engine's model library.")
+        print("Metadata and the last deep check; `voicebox engines doctor --deep` imports each engine's "
+              "model library now.")
     return 1 if broken else 0
 
 
@@ -162,69 +212,69 @@ def cmd_engines_probe(args: argparse.Namespace) -> int:
     return 0 if result["ok"] else 1
 
 
+def _say(line: str) -> None:
+    print(f"voicebox: {line}", file=sys.stderr, flush=True)
+
+
+def _sources(args: argparse.Namespace) -> list[str]:
+    found: list[str] = []
+    for flag, values in (("--index-url", [args.index_url] if args.index_url else []),
+                         ("--extra-index-url", args.extra_index_url), ("--find-links", args.find_links)):
+        for value in values:
+            found += [flag, value]
+    if args.no_index:
+        found.append("--no-index")
+    if args.pre:
+        found.append("--pre")
+    return found
+
+
+def _report(outcomes: list[Any], as_json: bool) -> None:
+    if as_json:
+        print(json.dumps([o.as_dict() for o in outcomes] if len(outcomes) != 1 else outcomes[0].as_dict(), indent=2))
+        return
+    for outcome in outcomes:
+        print(outcome.summary())
+
+
 def cmd_engines_install(args: argparse.Namespace) -> int:
-    """Into its own environment (--isolated), or into this one as pip would, plus the
-    plugin's ``upstream`` packages with --no-deps either way."""
-    from voicebox_core.isolation import envs
+    """Plan, decide where it lives, install, repair, check; keep or roll back (voicebox_core.installer)."""
+    from voicebox_core import installer
 
-    def say(line: str) -> None:
-        print(f"voicebox: {line}", file=sys.stderr, flush=True)
-
-    if args.isolated:
-        env = envs.install(args.distribution, constraints=tuple(args.constraint), extra=tuple(args.extra),
-                           core=args.core, python=args.python, say=say, verbose=args.verbose)
-        described = envs.describe(env)
-        engines = [e["name"] for p in described["plugins"] for e in p["engines"]
-                   if envs.canonical(p["distribution"]) == env.distribution]
-        versions = ", ".join(f"{k} {v}" for k, v in described.get("versions", {}).items())
-        print(f"installed {env.distribution} isolated in {env.root}: engines {', '.join(engines)} "
-              f"(Python {described.get('python')}" + (f"; {versions})" if versions else ")"))
-        return 0
-    if getattr(sys, "frozen", False):
-        raise UsageError("the frozen app cannot install into itself; add --isolated (and --python PATH)")
-    name = envs.requirement_name(args.distribution)
-    requirement = args.distribution
-    pip = [sys.executable, "-m", "pip", "install", "--disable-pip-version-check"]
-    for path in args.constraint:
-        pip += ["-c", path]
-    envs._run([*pip, requirement], f"installing {requirement} into {sys.prefix}", say, args.verbose)
-    import importlib
-
-    from voicebox_core.worker import upstream_requirements
-
-    importlib.invalidate_caches()
-    try:
-        upstream = upstream_requirements(name)
-    except Exception as exc:  # noqa: BLE001 - the requirement named another project
-        raise UsageError(f"{requirement} installed, but no distribution {name} is in this environment "
-                         f"({type(exc).__name__})") from None
-    if upstream:
-        envs._run([*pip, "--no-deps", *upstream], f"installing {', '.join(upstream)} without their own "
-                  "dependencies (the plugin's upstream extra)", say, args.verbose)
-    if args.extra:
-        envs._run([*pip, *args.extra], f"installing {', '.join(args.extra)}", say, args.verbose)
-    print(f"installed {name} into {sys.prefix}; `voicebox engines list` shows its engines")
+    if args.isolated and args.in_process:
+        raise UsageError("give --isolated or --in-process, not both")
+    mode = "isolated" if args.isolated else "in-process" if args.in_process else "auto"
+    outcomes = []
+    for name in args.names:
+        outcomes.append(installer.install(
+            name, mode=mode, force=args.force, sources=_sources(args), constraints=args.constraint,
+            extra=args.extra, core=args.core, python=args.python, verbose=args.verbose, say=_say))
+        _reset_registry()
+    _report(outcomes, args.json)
     return 0
 
 
 def cmd_engines_uninstall(args: argparse.Namespace) -> int:
-    from voicebox_core.isolation import envs
+    from voicebox_core import installer
 
-    env = envs.find(args.distribution)
-    if env is not None:
-        envs.uninstall(args.distribution)
-        print(f"removed the isolated environment of {env.distribution} ({env.root})")
-        return 0
-    if getattr(sys, "frozen", False):
-        raise UsageError(f"no isolated environment holds {args.distribution!r}")
-    import subprocess
-
-    name = envs.requirement_name(args.distribution)
-    done = subprocess.run([sys.executable, "-m", "pip", "uninstall", "-y", name], capture_output=True, text=True)
-    if done.returncode != 0 or "not installed" in (done.stdout + done.stderr):
-        raise UsageError(f"{name} is neither isolated nor installed in {sys.prefix}")
-    print(f"uninstalled {name} from {sys.prefix}")
+    _report([installer.uninstall(args.distribution, verbose=args.verbose, say=_say)], args.json)
     return 0
+
+
+def cmd_engines_repair(args: argparse.Namespace) -> int:
+    from voicebox_core import installer
+
+    _report([installer.repair(args.name, sources=_sources(args), verbose=args.verbose, say=_say)], args.json)
+    return 0
+
+
+def _reset_registry() -> None:
+    from voicebox_core.registry import reset_registry
+
+    reset_registry()
+    import importlib
+
+    importlib.invalidate_caches()
 
 
 # -- models ------------------------------------------------------------------------------
@@ -377,6 +427,19 @@ def sidecar_argv(argv: Sequence[str]) -> list[str]:
     return argv
 
 
+def _pip_sources(parser: argparse.ArgumentParser, constraints: bool = True) -> None:
+    """pip's source options, passed through to every pip step."""
+    if constraints:
+        parser.add_argument("-c", "--constraint", action="append", default=[], metavar="FILE",
+                            help="pip constraints file (your torch pin), for every step; repeatable")
+    parser.add_argument("-i", "--index-url", metavar="URL", help="as pip's (a PEP 503 index, file:// works)")
+    parser.add_argument("--extra-index-url", action="append", default=[], metavar="URL", help="as pip's; repeatable")
+    parser.add_argument("-f", "--find-links", action="append", default=[], metavar="URL",
+                        help="as pip's: a folder of wheels (a wheelhouse); repeatable")
+    parser.add_argument("--no-index", action="store_true", help="as pip's")
+    parser.add_argument("--pre", action="store_true", help="as pip's")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from voicebox_core import __version__
 
@@ -395,23 +458,46 @@ def build_parser() -> argparse.ArgumentParser:
     doctor.add_argument("--deep", action="store_true",
                         help="also import each engine's model library in a child process")
     doctor.add_argument("--json", action="store_true", help="machine-readable output")
+    doctor.add_argument("--local", action="store_true", help=argparse.SUPPRESS)  # this environment's engines only
     doctor.set_defaults(handler=cmd_engines_doctor)
-    install = engines_sub.add_parser("install", help="install an engine distribution (--isolated: in its own environment)")
-    install.add_argument("distribution", help="as pip takes it: a name (voicebox-engine-NAME), a wheel, a folder")
-    install.add_argument("--isolated", action="store_true",
-                         help="in its own environment under the data dir, run in a worker process")
-    install.add_argument("-c", "--constraint", action="append", default=[], metavar="FILE",
-                         help="pip constraints file (your torch pin), for every step; repeatable")
+    install = engines_sub.add_parser(
+        "install", help="add an engine: plan, isolate when it must, repair, check, or roll back",
+        description="Adds an engine and ends with every engine working, or changes nothing. pip's resolver "
+        "plans the install first; an engine whose requirements would break an installed engine's goes into "
+        "its own environment (isolated), saying why. After installing: the plugin's upstream packages "
+        "(--no-deps) and a torchaudio that imports, then the deep check of every engine that shares the "
+        "environment; a failure puts the environment back exactly as it was.")
+    install.add_argument("names", nargs="+", metavar="NAME",
+                         help="an engine or distribution name (qwen = voicebox-engine-qwen), a wheel or a plugin folder")
+    place = install.add_mutually_exclusive_group()
+    place.add_argument("--isolated", action="store_true", help="always in its own environment under the data dir")
+    place.add_argument("--in-process", action="store_true",
+                       help="in this environment, or refuse when that would break an installed engine")
+    install.add_argument("--force", action="store_true", help="with --in-process: install even when it breaks one")
+    _pip_sources(install)
     install.add_argument("--with", dest="extra", action="append", default=[], metavar="REQ",
-                         help="also install this into the environment (a torchaudio wheel...); repeatable")
-    install.add_argument("--core", help="where the environment's voicebox-core comes from "
+                         help="also install this beside the engine; repeatable")
+    install.add_argument("--core", help="where an isolated environment's voicebox-core comes from "
                          "(default: where this one was installed from)")
-    install.add_argument("--python", help="the Python that creates the environment (default: this one)")
+    install.add_argument("--python", help="the Python that creates an isolated environment "
+                         "(default: this one; the frozen app: VOICEBOX_PYTHON, else python3 on PATH)")
     install.add_argument("--verbose", action="store_true", help="show pip's output")
+    install.add_argument("--json", action="store_true", help="what happened, as JSON")
     install.set_defaults(handler=cmd_engines_install)
-    uninstall = engines_sub.add_parser("uninstall", help="remove an isolated environment, or pip-uninstall")
-    uninstall.add_argument("distribution", help="a distribution or engine name")
+    uninstall = engines_sub.add_parser(
+        "uninstall", help="remove an engine (its isolated environment, or the plugin and what only it needed)")
+    uninstall.add_argument("distribution", metavar="NAME", help="an engine or distribution name")
+    uninstall.add_argument("--verbose", action="store_true", help="show pip's output")
+    uninstall.add_argument("--json", action="store_true", help="what happened, as JSON")
     uninstall.set_defaults(handler=cmd_engines_uninstall)
+    repair = engines_sub.add_parser(
+        "repair", help="redo what pip cannot (upstream packages, torchaudio) where an engine lives, then check")
+    repair.add_argument("name", nargs="?", metavar="NAME",
+                        help="an engine or distribution (default: every engine in this environment)")
+    _pip_sources(repair, constraints=False)
+    repair.add_argument("--verbose", action="store_true", help="show pip's output")
+    repair.add_argument("--json", action="store_true", help="what happened, as JSON")
+    repair.set_defaults(handler=cmd_engines_repair)
     probe = engines_sub.add_parser("probe", help=argparse.SUPPRESS)
     probe.add_argument("engine")
     probe.set_defaults(handler=cmd_engines_probe)

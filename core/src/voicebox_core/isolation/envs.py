@@ -16,7 +16,6 @@ CPU wheel on disk.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -36,9 +35,10 @@ __all__ = [
     "describe",
     "environments",
     "environments_root",
-    "install",
+    "record",
     "requirement_name",
     "uninstall",
+    "venv_python",
 ]
 
 RECORD = "voicebox-env.json"
@@ -70,6 +70,8 @@ class IsolatedEnv:
     python_version: str = ""
     #: How long the install took (environment, pip steps, first description), in seconds.
     install_seconds: float = 0.0
+    #: pip source options it was installed with (--index-url, --find-links...).
+    sources: tuple[str, ...] = ()
 
     @property
     def venv(self) -> Path:
@@ -77,29 +79,30 @@ class IsolatedEnv:
 
     @property
     def python(self) -> Path:
-        return _venv_python(self.venv)
+        return venv_python(self.venv)
 
     def log(self, engine: str) -> Path:
         return self.root / f"worker-{engine}.log"
 
     def site_packages(self) -> list[Path]:
-        if os.name == "nt":
-            return [self.venv / "Lib" / "site-packages"]
-        return sorted(self.venv.glob("lib/python*/site-packages"))
+        from voicebox_core.health import site_dirs
+
+        return site_dirs(self.venv)
 
     def versions_key(self) -> str:
         """Changes whenever a distribution in the environment is added, removed or changes version."""
-        names = sorted(p.name for site in self.site_packages() for p in site.glob("*.dist-info"))
-        return hashlib.sha256("\n".join(names).encode()).hexdigest()[:16]
+        from voicebox_core.health import environment_key
+
+        return environment_key(self.site_packages())
 
     def record(self) -> dict[str, Any]:
         return {"distribution": self.distribution, "requirement": self.requirement,
                 "constraints": list(self.constraints), "extra": list(self.extra), "core": self.core,
                 "created": self.created, "python_version": self.python_version,
-                "install_seconds": round(self.install_seconds, 1)}
+                "install_seconds": round(self.install_seconds, 1), "sources": list(self.sources)}
 
 
-def _venv_python(venv: Path) -> Path:
+def venv_python(venv: Path) -> Path:
     return venv / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
 
 
@@ -119,7 +122,7 @@ def environments(root: Path | None = None) -> list[IsolatedEnv]:
             constraints=tuple(data.get("constraints", ())), extra=tuple(data.get("extra", ())),
             core=str(data.get("core", "")), created=float(data.get("created", 0.0)),
             python_version=str(data.get("python_version", "")),
-            install_seconds=float(data.get("install_seconds", 0.0))))
+            install_seconds=float(data.get("install_seconds", 0.0)), sources=tuple(data.get("sources", ()))))
     return found
 
 
@@ -269,82 +272,15 @@ def base_python(explicit: str | None = None) -> str:
     return found
 
 
-Say = Any  # a callable taking one line of progress
-
-
-def _run(command: list[str], what: str, say: Say, verbose: bool) -> str:
-    say(f"{what}...")
-    started = time.perf_counter()
-    done = subprocess.run(command, stdin=subprocess.DEVNULL, text=True,
-                          stdout=None if verbose else subprocess.PIPE,
-                          stderr=None if verbose else subprocess.STDOUT,
-                          env=external_environment())
-    if done.returncode != 0:
-        tail = [line for line in (done.stdout or "").strip().splitlines() if line.strip()][-6:]
-        raise EngineInstallError(f"{what} failed (exit {done.returncode})" +
-                                 (":\n  " + "\n  ".join(tail) if tail else ""))
-    say(f"{what}: done in {time.perf_counter() - started:.0f} s")
-    return done.stdout or ""
-
-
-def install(requirement: str, *, constraints: tuple[str, ...] = (), extra: tuple[str, ...] = (),
-            core: str | None = None, python: str | None = None, root: Path | None = None,
-            say: Say = print, verbose: bool = False) -> IsolatedEnv:
-    """Create (or reuse) the environment of ``requirement``'s distribution and install core,
-    the plugin, its ``upstream`` packages (--no-deps) and ``extra`` into it; record it last.
-
-    ``constraints`` are pip constraint files (the torch pin), applied to every step and kept
-    in the record. A failed first install removes the folder: nothing half-made is recorded.
-    """
-    name = requirement_name(requirement)
-    requirement = str(Path(requirement).resolve()) if Path(requirement).exists() else requirement
-    constraints = tuple(str(Path(c).resolve()) for c in constraints)
-    for path in constraints:
-        if not Path(path).is_file():
-            raise InvalidRequestError(f"constraint file {path!r} does not exist")
-    home = (root or environments_root()) / name
-    fresh = not (home / RECORD).is_file()
-    if fresh and home.exists():
-        shutil.rmtree(home)  # an earlier install that did not finish
-    core = core or default_core_requirement()
-    started = time.time()
-    try:
-        home.mkdir(parents=True, exist_ok=True)
-        venv = home / "venv"
-        if fresh:
-            _run([base_python(python), "-m", "venv", str(venv)], f"creating the environment {venv}", say, verbose)
-        env_python = str(_venv_python(venv))
-        pip = [env_python, "-m", "pip", "install", "--disable-pip-version-check"]
-        for path in constraints:
-            pip += ["-c", path]
-        _run([*pip, core, requirement], f"installing {requirement} with voicebox-core ({core})", say, verbose)
-        out = subprocess.run([env_python, "-m", "voicebox_core.worker", "upstream", name], capture_output=True,
-                             text=True, env=worker_environment(), stdin=subprocess.DEVNULL)
-        if out.returncode != 0:
-            raise EngineInstallError(f"{requirement} installed, but its distribution {name} is not in the "
-                                     "environment (does the requirement name another project?)")
-        upstream = json.loads(out.stdout.strip().splitlines()[-1])
-        if upstream:
-            _run([*pip, "--no-deps", *upstream], f"installing {', '.join(upstream)} without their own "
-                 "dependencies (the plugin's upstream extra)", say, verbose)
-        if extra:
-            _run([*pip, *extra], f"installing {', '.join(extra)}", say, verbose)
-        version = subprocess.run([env_python, "-c", "import sys; print(sys.version.split()[0])"],
-                                 capture_output=True, text=True, env=external_environment()).stdout.strip()
-        env = IsolatedEnv(name, home, requirement, constraints, tuple(extra), core, started, version)
-        described = describe(env, refresh=True)
-        env = IsolatedEnv(name, home, requirement, constraints, tuple(extra), core, started, version,
-                          time.time() - started)
-        mine = [p for p in described["plugins"] if canonical(p["distribution"]) == name]
-        if not mine:
-            failed = [f for f in described["failures"] if canonical(f["distribution"]) == name]
-            reason = f"; {failed[0]['stage']} failed: {failed[0]['error']}" if failed else ""
-            raise EngineInstallError(f"{name} installed, but it registers no engine in its environment{reason}")
-        _write_json(home / RECORD, env.record())
-    except BaseException:
-        if fresh:
-            shutil.rmtree(home, ignore_errors=True)
-        raise
+def record(distribution: str, home: Path, requirement: str, constraints: tuple[str, ...], extra: tuple[str, ...],
+           core: str, sources: tuple[str, ...], seconds: dict[str, float]) -> IsolatedEnv:
+    """Record a finished environment (written last: a folder without it is an unfinished install)."""
+    python = venv_python(home / "venv")
+    version = subprocess.run([str(python), "-c", "import sys; print(sys.version.split()[0])"],
+                             capture_output=True, text=True, env=external_environment()).stdout.strip()
+    env = IsolatedEnv(distribution, home, requirement, constraints, extra, core, time.time(), version,
+                      sum(v for k, v in seconds.items() if k != "total"), sources)
+    _write_json(home / RECORD, env.record())
     return env
 
 
