@@ -129,10 +129,11 @@ def main() -> None:
     parser.add_argument("--ref-audio", help="reference clip for an engine without a default voice")
     args = parser.parse_args()
     os.environ["VOICEBOX_DATA_DIR"] = str(Path(args.data).resolve())
+    from voicebox_core import installer
     from voicebox_core.isolation import envs
 
     for requirement in args.install:
-        envs.install(requirement, constraints=tuple(args.constraint), say=lambda line: None)
+        installer.install(requirement, mode="isolated", constraints=tuple(args.constraint), say=lambda line: None)
     overhead(args.runs, args.engine, args.ref_audio)
     if args.memory:
         memory(args.memory)

@@ -87,3 +87,32 @@ def test_no_deps_upstreams_are_declared_in_the_metadata(wheelhouse: Path, plugin
                       for line in metadata.splitlines()
                       if line.startswith("Requires-Dist:") and re.search(r"extra == ['\"]upstream['\"]", line))
     assert declared == [x.replace(" ", "") for x in listed]
+
+
+def _names(lines: list[str]) -> dict[str, str]:
+    found = {}
+    for line in lines:
+        text = line.split("#")[0].split(";")[0].strip()
+        if text and not text.startswith("-"):
+            name = re.split(r"[\[<>=!~ ]", text, maxsplit=1)[0]
+            found[re.sub(r"[-_.]+", "-", name).lower()] = text
+    return found
+
+
+@pytest.mark.parametrize("plugin", [p.name for p in DISTRIBUTIONS if p.parent.name == "plugins"])
+def test_test_requirements_pin_nothing_the_runtime_chooses(wheelhouse: Path, plugin: str) -> None:
+    """requirements-test.txt holds test tools: a runtime package pinned there would move what
+    the plugin's own ranges (or the every-engine set) choose, and break a shared environment.
+    (LuxTTS's git-only upstream keeps its PyPI part there, at the very pins of its ranges.)"""
+    tests = _names((ROOT / "plugins" / plugin / "requirements-test.txt").read_text().splitlines())
+    metadata, _ = _metadata(next(wheelhouse.glob(f"voicebox_engine_{plugin}-*.whl")))
+    runtime = _names([line.split(":", 1)[1] for line in metadata.splitlines() if line.startswith("Requires-Dist:")])
+    everyone = {name: text.split("==")[1] for name, text in
+                _names((ROOT / "constraints-all-engines.txt").read_text().splitlines()).items() if "==" in text}
+    for name, text in tests.items():
+        if plugin == "luxtts" and name in runtime:
+            from packaging.requirements import Requirement
+
+            assert Requirement(text).specifier == Requirement(runtime[name]).specifier, (name, text, runtime[name])
+            continue
+        assert name not in runtime and name not in everyone, f"{plugin}: {text} pins a runtime package"

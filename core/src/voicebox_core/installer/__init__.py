@@ -34,7 +34,7 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
 from voicebox_core.errors import EngineInstallError, InvalidRequestError
-from voicebox_core.installer.plan import Plan, make_plan
+from voicebox_core.installer.plan import Plan, UnresolvableError, make_plan
 from voicebox_core.installer.snapshot import Snapshot
 from voicebox_core.installer.target import Say, Target
 
@@ -147,9 +147,12 @@ def _repair(target: Target, distribution: str) -> list[str]:
     return done
 
 
-def check(target: Target, distributions: Sequence[str], timeout: float | None = None) -> list[str]:
+def check(target: Target, distributions: Sequence[str], timeout: float | None = None,
+          known: Sequence[str] = ()) -> list[str]:
     """The deep check of these distributions' engines in ``target`` (child processes); one
-    line per failure, none when every engine is fine. Results are kept (voicebox_core.health)."""
+    line per failure, none when every engine is fine. Results are kept (voicebox_core.health).
+    Distributions in ``known`` were broken before the change: their failures are said, not
+    counted."""
     from voicebox_core.doctor import PROBE_TIMEOUT
 
     limit = timeout or PROBE_TIMEOUT * (len(distributions) + 1)
@@ -160,18 +163,35 @@ def check(target: Target, distributions: Sequence[str], timeout: float | None = 
     except ValueError:
         tail = " / ".join(done.stderr.strip().splitlines()[-3:])
         return [f"the check itself failed (exit {done.returncode}): {tail}"]
-    failures = [f"{f['plugin']} ({f['distribution']}): {f['stage']} failed: {f['reason'].splitlines()[0]}"
-                for f in report.get("failed", ())]
+    failures: list[tuple[str, str]] = [
+        (f["distribution"], f"{f['plugin']} ({f['distribution']}): {f['stage']} failed: {f['reason'].splitlines()[0]}")
+        for f in report.get("failed", ())]
     for engine in report.get("engines") or ():
         if not engine["ok"]:
-            failures.append(f"{engine['engine']} ({engine['distribution']}): {engine['stage']}: {engine['error']}"
-                            + (f"; fix: {engine['fix']}" if engine.get("fix") else ""))
-    registered = {canonicalize_name(p["distribution"]) for p in report.get("plugins", ())}
-    for name in distributions:
-        if canonicalize_name(name) not in registered and not any(
-                canonicalize_name(f["distribution"]) == canonicalize_name(name) for f in report.get("failed", ())):
-            failures.append(f"{name} registers no voicebox engine (is it an engine plugin?)")
-    return failures
+            failures.append((engine["distribution"], f"{engine['engine']} ({engine['distribution']}): "
+                             f"{engine['stage']}: {engine['error']}" + (f"; fix: {engine['fix']}" if engine.get("fix") else "")))
+    seen = {canonicalize_name(p["distribution"]) for p in report.get("plugins", ())}
+    seen |= {canonicalize_name(f["distribution"]) for f in report.get("failed", ())}
+    failures += [(name, f"{name} registers no voicebox engine (is it an engine plugin?)")
+                 for name in distributions if canonicalize_name(name) not in seen]
+    before = {canonicalize_name(k) for k in known}
+    for distribution, line in failures:
+        if canonicalize_name(distribution) in before:
+            target.say(f"already broken before this change, left as it was: {line}")
+    return [line for distribution, line in failures if canonicalize_name(distribution) not in before]
+
+
+def broken_before(target: Target) -> list[str]:
+    """Engine distributions already broken in ``target``: set aside at discovery, or failed
+    their last deep check on this very set (the plain doctor, no model library imported)."""
+    done = target.capture("-m", "voicebox_core", "engines", "doctor", "--json", "--local", timeout=300)
+    try:
+        report = json.loads(done.stdout)
+    except ValueError:
+        return []
+    broken = {f["distribution"] for f in report.get("failed", ())}
+    broken |= {p["distribution"] for p in report.get("plugins", ()) if p.get("state") in ("BROKEN", "FAILED")}
+    return sorted(broken)
 
 
 def _engines_of(target: Target, distribution: str) -> list[str]:
@@ -256,7 +276,18 @@ def install(name: str, *, mode: str = "auto", force: bool = False, sources: Sequ
     if mode != "isolated" and not frozen:
         target = Target.here(**options)
         say(f"planning: asking pip what installing {requirement} would change in {target.label}...")
-        plan = make_plan(target, requirement, distribution, extra)
+        planning = time.perf_counter()
+        try:
+            plan = make_plan(target, requirement, distribution, extra)
+        except UnresolvableError as exc:
+            outcome.seconds["plan"] = time.perf_counter() - planning
+            if mode == "in-process":
+                raise InstallRefusedError(f"{exc}; nothing changed (install it --isolated)") from None
+            say(f"isolating {distribution}: {exc}")
+            _install_isolated(requirement, distribution, extra, core, python, options, outcome)
+            outcome.reason = str(exc)
+            outcome.seconds["total"] = time.perf_counter() - started
+            return outcome
         outcome.seconds["plan"] = plan.seconds
         outcome.version = plan.version
         why = plan.reason()
@@ -285,9 +316,11 @@ def _install_here(target: Target, plan: Plan, extra: Sequence[str], outcome: Out
         _repair(target, plan.distribution)
         outcome.seconds["repair"] = time.perf_counter() - started
 
+    known = [d for d in broken_before(target) if canonicalize_name(d) != plan.distribution]
+
     def checked() -> list[str]:
         target.say(f"checking every engine in {target.label} (each imported in a child process)...")
-        return check(target, sorted({*target.engine_distributions(), plan.distribution}))
+        return check(target, sorted({*target.engine_distributions(), plan.distribution}), known=known)
 
     _transaction(target, plan.distribution, [*plan.touched, "torchaudio"], outcome, change, checked,
                  f"try `voicebox engines install {plan.requirement} --isolated`")
@@ -416,9 +449,11 @@ def uninstall(name: str, *, verbose: bool = False, say: Say = print) -> Outcome:
     def change() -> None:
         target.run(target.pip("uninstall", "--yes", *sorted(remove)), f"removing {', '.join(sorted(remove))}")
 
+    known = broken_before(target)
+
     def checked() -> list[str]:
         left = [d for d in target.engine_distributions() if d != distribution]
-        return check(target, left) if left else []
+        return check(target, left, known=known) if left else []
 
     _transaction(target, distribution, sorted(remove), outcome, change, checked, "")
     (_installs(target) / f"{distribution}.json").unlink(missing_ok=True)
@@ -480,8 +515,9 @@ def repair(name: str | None = None, *, sources: Sequence[str] = (), verbose: boo
         for distribution in distributions:
             _repair(target, distribution)
 
+    known = broken_before(target)
     _transaction(target, outcome.distribution, sorted(touched), outcome, change,
-                 lambda: check(target, target.engine_distributions()), "")
+                 lambda: check(target, target.engine_distributions(), known=known), "")
     outcome.lives = "isolated" if env is not None else "in-process"
     outcome.where = str(env.root if env is not None else target.prefix)
     outcome.seconds["total"] = time.perf_counter() - started

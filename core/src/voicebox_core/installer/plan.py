@@ -11,6 +11,7 @@ a conflict, and a conflict is a reason to isolate.
 from __future__ import annotations
 
 import json
+import subprocess
 import tempfile
 import time
 from collections.abc import Mapping, Sequence
@@ -24,7 +25,7 @@ from packaging.utils import canonicalize_name
 from voicebox_core.errors import EngineInstallError
 from voicebox_core.installer.target import Target
 
-__all__ = ["ISOLATE_KEYWORD", "Change", "Conflict", "Plan", "PlannedDistribution", "make_plan"]
+__all__ = ["ISOLATE_KEYWORD", "Change", "Conflict", "Plan", "PlannedDistribution", "UnresolvableError", "make_plan"]
 
 #: A keyword in a plugin's metadata (``[project] keywords``) that asks for its own environment.
 ISOLATE_KEYWORD = "voicebox-isolated"
@@ -127,12 +128,45 @@ class Plan:
         return f"installing {self.distribution} here would " + "; and ".join(parts)
 
 
-def _report(target: Target, arguments: Sequence[str], no_deps: bool = False) -> list[dict[str, Any]]:
+class UnresolvableError(EngineInstallError):
+    """pip's resolver finds no set that installs the plugin beside what is here (the pins of
+    this environment, or your constraints, exclude it): a reason to isolate."""
+
+    def __init__(self, distribution: str, conflict: str) -> None:
+        super().__init__(f"pip cannot install {distribution} beside what is here: {conflict}")
+        self.conflict = conflict
+
+
+def _conflict(output: str) -> str | None:
+    """pip's own account of a ResolutionImpossible ("The conflict is caused by: ..."), one line."""
+    if "ResolutionImpossible" not in output and "conflicting dependencies" not in output:
+        return None
+    lines = output.splitlines()
+    start = next((i for i, line in enumerate(lines) if "conflict is caused by" in line), None)
+    if start is None:
+        return next((line.strip() for line in lines if "Cannot install" in line), "conflicting dependencies")
+    causes = []
+    for line in lines[start + 1:]:
+        if not line.startswith((" ", "\t")) or not line.strip():
+            break
+        causes.append(line.strip())
+    return "; ".join(causes) or "conflicting dependencies"
+
+
+def _report(target: Target, arguments: Sequence[str], no_deps: bool = False, distribution: str = "") -> list[dict[str, Any]]:
     with tempfile.TemporaryDirectory(prefix="voicebox-plan-") as tmp:
         report = Path(tmp) / "report.json"
-        command = target.pip("install", "--dry-run", "--quiet", "--report", str(report),
+        command = target.pip("install", "--dry-run", "--report", str(report),
                              *(["--no-deps"] if no_deps else []), *arguments)
-        target.run(command, f"asking pip what installing {' '.join(arguments)} would change", quiet=True)
+        done = subprocess.run(command, capture_output=True, text=True, stdin=subprocess.DEVNULL,
+                              env=target.environment())
+        if done.returncode != 0:
+            output = done.stdout + done.stderr
+            if (conflict := _conflict(output)) is not None:
+                raise UnresolvableError(distribution or " ".join(arguments), conflict)
+            tail = [line for line in output.strip().splitlines() if line.strip() and "WARNING" not in line][-4:]
+            raise EngineInstallError(f"pip cannot plan installing {' '.join(arguments)} (exit {done.returncode}): "
+                                     + " / ".join(t.strip() for t in tail))
         data = json.loads(report.read_text(encoding="utf-8"))
     return list(data.get("install", ()))
 
@@ -165,7 +199,7 @@ def make_plan(target: Target, requirement: str, distribution: str, extra: Sequen
     installed = target.distributions()
     planned: dict[str, Any] = dict(installed)
     reported: list[str] = []
-    for entry in _report(target, [requirement, *extra]):
+    for entry in _report(target, [requirement, *extra], distribution=distribution):
         reported.append(canonicalize_name(entry["metadata"]["name"]))
         planned[reported[-1]] = PlannedDistribution(entry["metadata"])
     plugin = planned.get(distribution)

@@ -11,7 +11,8 @@ Layout (``<data dir>/engines/<distribution>/``)::
 Environments are made with the standard library's ``venv`` and the environment's own pip,
 not uv: pip honours the user's pip configuration (index, find-links, caps, PIP_CONSTRAINT),
 which uv does not read. On our machines, uv would fetch a 3 GB CUDA torch where pip takes the
-CPU wheel on disk.
+CPU wheel on disk. Making one (pip steps, repair, check, removal on failure) is
+:mod:`voicebox_core.installer`'s work; this module keeps the records.
 """
 
 from __future__ import annotations
