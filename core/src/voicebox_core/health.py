@@ -16,18 +16,17 @@ importing anything heavy:
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import sys
-import sysconfig
 import time
+import zlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["EngineStatus", "environment_key", "here", "lookup", "record", "site_dirs", "status_of"]
+__all__ = ["EngineStatus", "digest", "environment_key", "here", "lookup", "record", "site_dirs", "status_of"]
 
 #: What the plain commands tell a user to run when a result is missing or stale.
 DEEP = "voicebox engines doctor --deep"
@@ -36,11 +35,22 @@ DEEP = "voicebox engines doctor --deep"
 def site_dirs(prefix: Path | None = None) -> list[Path]:
     """The folders where an environment's distributions are installed (this one by default)."""
     if prefix is None:
-        found = {sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]}
-        return sorted(Path(p) for p in found)
+        import site
+
+        if hasattr(site, "getsitepackages"):  # already imported at start: no sysconfig work
+            return sorted({Path(p).resolve() for p in site.getsitepackages() if os.path.isdir(p)})
+        import sysconfig
+
+        return sorted({Path(sysconfig.get_path(k)).resolve() for k in ("purelib", "platlib")})
     if os.name == "nt":
-        return [prefix / "Lib" / "site-packages"]
-    return sorted(prefix.glob("lib/python*/site-packages"))
+        return [(prefix / "Lib" / "site-packages").resolve()]
+    return sorted({p.resolve() for p in prefix.glob("lib*/python*/site-packages")})
+
+
+def digest(text: str) -> str:
+    """A short stable digest (zlib's two checksums: importing hashlib costs every command time)."""
+    data = text.encode()
+    return f"{zlib.crc32(data):08x}{zlib.adler32(data):08x}"
 
 
 def environment_key(dirs: Iterable[Path]) -> str:
@@ -51,7 +61,7 @@ def environment_key(dirs: Iterable[Path]) -> str:
             names += [e.name for e in os.scandir(folder) if e.name.endswith((".dist-info", ".egg-info"))]
         except OSError:
             continue
-    return hashlib.sha256("\n".join(sorted(names)).encode()).hexdigest()[:16]
+    return digest("\n".join(sorted(names)))
 
 
 def here() -> tuple[str, str]:
@@ -66,8 +76,7 @@ def here() -> tuple[str, str]:
 def _file(prefix: str) -> Path:
     from voicebox_core.runtime.paths import data_dir
 
-    digest = hashlib.sha256(str(Path(prefix).resolve()).encode()).hexdigest()[:16]
-    return data_dir() / "health" / f"{digest}.json"
+    return data_dir() / "health" / f"{digest(str(Path(prefix).resolve()))}.json"
 
 
 def _read(prefix: str) -> dict[str, Any]:
@@ -78,22 +87,29 @@ def _read(prefix: str) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
+#: Installed sets remembered per environment: a rollback returns to an earlier one, and its
+#: checks still hold there.
+KEPT_SETS = 8
+
+
 def record(prefix: str, key: str, results: Iterable[Mapping[str, Any]]) -> None:
     """Keep deep-check results (``EngineHealth.as_dict()``) for the environment at ``prefix``
-    whose installed set is ``key``; results for another key are dropped."""
+    whose installed set is ``key``, beside those of its last few other sets."""
     data = _read(prefix)
-    engines = dict(data.get("engines", {})) if data.get("key") == key else {}
+    sets = data.get("sets") if isinstance(data.get("sets"), dict) else {}
+    engines = dict(sets.pop(key, {}).get("engines", {}))
     now = time.time()
     for result in results:
         engines[str(result["engine"])] = {
             "ok": bool(result["ok"]), "stage": result.get("stage", ""), "error": result.get("error", ""),
             "fix": result.get("fix", ""), "distribution": result.get("distribution", ""), "checked": now}
+    sets[key] = {"engines": engines, "checked": now}
+    kept = dict(sorted(sets.items(), key=lambda item: item[1].get("checked", 0.0))[-KEPT_SETS:])
     path = _file(prefix)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         partial = path.with_name(f"{path.name}.{os.getpid()}.part")
-        partial.write_text(json.dumps({"prefix": prefix, "key": key, "engines": engines}, indent=1),
-                           encoding="utf-8")
+        partial.write_text(json.dumps({"prefix": prefix, "latest": key, "sets": kept}, indent=1), encoding="utf-8")
         os.replace(partial, path)
     except OSError:
         pass  # a read-only data dir costs the memory of the check, nothing else
@@ -127,26 +143,28 @@ def lookup(prefix: str, key: str) -> dict[str, EngineStatus]:
     """Every engine's status in the environment at ``prefix`` whose installed set is ``key``;
     an engine absent from the result was never checked there."""
     data = _read(prefix)
-    current = data.get("key") == key
+    sets = data.get("sets") if isinstance(data.get("sets"), dict) else {}
     found = {}
-    for engine, result in (data.get("engines") or {}).items():
-        if not current:
-            found[engine] = EngineStatus("stale", checked=float(result.get("checked", 0.0)))
-        else:
-            found[engine] = EngineStatus("ok" if result.get("ok") else "failed", str(result.get("error", "")),
-                                         str(result.get("fix", "")), float(result.get("checked", 0.0)))
+    for engine, result in (sets.get(str(data.get("latest")), {}).get("engines") or {}).items():
+        found[engine] = EngineStatus("stale", checked=float(result.get("checked", 0.0)))
+    for engine, result in (sets.get(key, {}).get("engines") or {}).items():
+        found[engine] = EngineStatus("ok" if result.get("ok") else "failed", str(result.get("error", "")),
+                                     str(result.get("fix", "")), float(result.get("checked", 0.0)))
     return found
 
 
 def status_of(registry: Any) -> dict[str, EngineStatus]:
     """Every engine of ``registry``: where it runs decides which record and key apply."""
     cache: dict[str, dict[str, EngineStatus]] = {}
+    places: dict[Any, tuple[str, str]] = {}
     statuses = {}
     for info in registry.engines:
         env = registry.environment_of(info.name)
         if env is None and registry.lives(info.name).get("mode") not in (None, "in-process"):
             continue  # served elsewhere (a Ray deployment): not ours to vouch for
-        prefix, key = (str(env.venv), env.versions_key()) if env is not None else here()
+        if env not in places:
+            places[env] = (str(env.venv), env.versions_key()) if env is not None else here()
+        prefix, key = places[env]
         if prefix not in cache:
             cache[prefix] = lookup(prefix, key)
         statuses[info.name] = cache[prefix].get(info.name, EngineStatus("unchecked"))

@@ -43,6 +43,7 @@ from voicebox_core.errors import ContractError, UnknownEngineError, UnknownModel
 
 __all__ = [
     "ENTRY_POINT_GROUP",
+    "engine_entry_points",
     "HEAVY_MODULES",
     "PluginFailure",
     "PluginLoadError",
@@ -161,6 +162,64 @@ class _Rejected(Exception):
 _DIST_INFO = re.compile(r"^(?P<name>[^-]+)-(?P<version>[^-]+)\.dist-info$")
 
 
+def _path_key(folders: list[str]) -> str:
+    """Changes when a distribution on ``folders`` is added, removed or reinstalled (the name and
+    time of every ``*.dist-info`` / ``*.egg-info`` entry: a stat each, no file read)."""
+    from voicebox_core.health import digest
+
+    parts = []
+    for folder in folders:
+        parts.append(f"\0{folder}")
+        try:
+            entries = sorted(os.scandir(folder), key=lambda e: e.name)
+        except OSError:
+            continue
+        for entry in entries:
+            if entry.name.endswith((".dist-info", ".egg-info")):
+                try:
+                    parts.append(f"{entry.name}:{entry.stat().st_mtime_ns}")
+                except OSError:
+                    continue
+    return digest("\n".join(parts))
+
+
+def engine_entry_points() -> list[importlib_metadata.EntryPoint]:
+    """The ``voicebox.engines`` entry points on ``sys.path``. Scanning every installed
+    distribution's metadata is most of discovery's time, so the distributions that declare
+    one are kept (under the data dir) per set of installed distributions; with the set
+    unchanged, only theirs are read."""
+    import json
+    import pathlib
+
+    from voicebox_core.health import digest
+    from voicebox_core.runtime.paths import data_dir
+
+    folders = [os.path.abspath(p or ".") for p in sys.path if os.path.isdir(p or ".")]
+    key = _path_key(folders)
+    cache = data_dir() / "cache" / f"entry-points-{digest(chr(0).join(folders))}.json"
+    try:
+        cached = json.loads(cache.read_text(encoding="utf-8"))
+        if cached.get("key") == key:
+            found = []
+            for folder in cached["distributions"]:
+                dist = importlib_metadata.PathDistribution(pathlib.Path(folder))
+                found += list(dist.entry_points.select(group=ENTRY_POINT_GROUP))
+            return found
+    except Exception:  # noqa: BLE001, S110 - a cache that cannot be read is a scan, nothing worse
+        pass
+    found = list(importlib_metadata.entry_points(group=ENTRY_POINT_GROUP))
+    holders = sorted({str(getattr(ep.dist, "_path", "")) for ep in found})
+    if all(holders) and len(holders) == len({ep.dist.name for ep in found if ep.dist is not None}):
+        try:
+            cache.parent.mkdir(parents=True, exist_ok=True)
+            partial = cache.with_name(f"{cache.name}.{os.getpid()}.part")
+            partial.write_text(json.dumps({"key": key, "distributions": holders}), encoding="utf-8")
+            os.replace(partial, cache)
+        except OSError:
+            pass  # a read-only data dir: scan every time
+    return found
+
+
 def _identity(ep: importlib_metadata.EntryPoint) -> tuple[str, str]:
     """(distribution, version) of an entry point. From the ``.dist-info`` folder's name when it
     has the standard form (reading METADATA parses an e-mail per plugin: half of discovery's
@@ -243,7 +302,7 @@ class Registry:
         """
         registry = cls()
         if entry_points is None:
-            entry_points = importlib_metadata.entry_points(group=ENTRY_POINT_GROUP)
+            entry_points = engine_entry_points()
         allow = _env_names("VOICEBOX_PLUGINS")
         deny = _env_names("VOICEBOX_DISABLE_PLUGINS") or set()
         pending = []

@@ -273,6 +273,11 @@ def install(name: str, *, mode: str = "auto", force: bool = False, sources: Sequ
                                   "(drop --in-process; give --python or VOICEBOX_PYTHON)")
     outcome = Outcome("install", distribution)
     reason = "the frozen app installs every engine isolated" if frozen else "you asked (--isolated)"
+    if mode == "auto" and not frozen:
+        from voicebox_core.isolation import envs
+
+        if envs.find(distribution) is not None:
+            mode, reason = "isolated", "it is isolated already (reinstalled in its environment)"
     if mode != "isolated" and not frozen:
         target = Target.here(**options)
         say(f"planning: asking pip what installing {requirement} would change in {target.label}...")

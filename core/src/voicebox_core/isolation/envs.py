@@ -21,7 +21,6 @@ import json
 import os
 import re
 import shutil
-import subprocess
 import sys
 import time
 from dataclasses import dataclass
@@ -185,6 +184,8 @@ def describe(env: IsolatedEnv, refresh: bool = False) -> dict[str, Any]:
         raise EngineInstallError(f"the isolated environment of {env.distribution} has no Python at "
                                  f"{env.python}; reinstall it: voicebox engines install "
                                  f"{env.requirement or env.distribution} --isolated")
+    import subprocess  # only when a description is made: listing imports nothing it does not use
+
     try:
         done = subprocess.run([str(env.python), "-m", "voicebox_core.worker", "describe"],
                               capture_output=True, text=True, timeout=DESCRIBE_TIMEOUT,
@@ -276,6 +277,8 @@ def base_python(explicit: str | None = None) -> str:
 def record(distribution: str, home: Path, requirement: str, constraints: tuple[str, ...], extra: tuple[str, ...],
            core: str, sources: tuple[str, ...], seconds: dict[str, float]) -> IsolatedEnv:
     """Record a finished environment (written last: a folder without it is an unfinished install)."""
+    import subprocess
+
     python = venv_python(home / "venv")
     version = subprocess.run([str(python), "-c", "import sys; print(sys.version.split()[0])"],
                              capture_output=True, text=True, env=external_environment()).stdout.strip()
