@@ -13,7 +13,7 @@ An engine author needs nothing beyond this module's ``__all__``::
 
 import typing as _typing
 
-from voicebox_core.backend import TTSBackend
+from voicebox_core.backend import StreamingBackend, TTSBackend
 from voicebox_core.config import Capabilities, EngineInfo, ModelConfig, PresetVoice, VoiceKind
 from voicebox_core.errors import (
     ConflictError,
@@ -89,6 +89,7 @@ __all__ = [
     "ReferenceAudioError",
     "Registry",
     "StorageError",
+    "StreamingBackend",
     "Synthesis",
     "SynthesisRequest",
     "Synthesizer",

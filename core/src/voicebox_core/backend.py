@@ -1,16 +1,19 @@
 """The TTSBackend protocol: the seed's method signatures, unchanged.
 
-An existing Voicebox backend moves into a plugin with its method bodies as they are.
+An existing Voicebox backend moves into a plugin with its method bodies as they are. An
+engine whose model yields audio while it decodes also implements :class:`StreamingBackend`
+(one more method) and says so with ``Capabilities(streaming=True)``.
 """
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 if TYPE_CHECKING:  # the annotations only: discovery must not import numpy
     import numpy as np
 
-__all__ = ["TTSBackend"]
+__all__ = ["StreamingBackend", "TTSBackend"]
 
 
 @runtime_checkable
@@ -48,3 +51,26 @@ class TTSBackend(Protocol):
 
     def _get_model_path(self, model_size: str) -> str:
         """The Hugging Face repo id (or local directory) of the model of this size."""
+
+
+@runtime_checkable
+class StreamingBackend(TTSBackend, Protocol):
+    """A backend that yields audio as its model makes it (``Capabilities(streaming=True)``)."""
+
+    def generate_stream(
+        self,
+        text: str,
+        voice_prompt: dict[str, Any],
+        language: str = "en",
+        seed: int | None = None,
+        instruct: str | None = None,
+    ) -> AsyncIterator[np.ndarray]:
+        """Speak ``text`` as an async iterator of mono float32 chunks in [-1, 1] at the model's
+        sample rate, each yielded as soon as the model has it (frames, segments, sentences).
+
+        Same arguments as ``generate``; the chunks joined are the utterance. The core may stop
+        iterating (``aclose``) between chunks when the listener is gone: release the model's
+        work there (a ``finally`` that closes the upstream generator). Blocking work belongs in
+        ``asyncio.to_thread``, one chunk at a time, so the event loop stays free in between.
+        """
+        ...

@@ -89,6 +89,8 @@ class PresetVoice:
 @dataclass(frozen=True)
 class Capabilities:
     instruct: bool = False
+    #: The backend implements ``generate_stream`` (voicebox_core.StreamingBackend): audio leaves
+    #: as the model makes it, not a sentence at a time.
     streaming: bool = False
     multi_sample: bool = False
     #: Same seed, same text, same voice gives bit-identical audio on one machine.

@@ -37,7 +37,7 @@ import importlib_metadata
 import pluggy
 
 from voicebox_core import hookspecs
-from voicebox_core.backend import TTSBackend
+from voicebox_core.backend import StreamingBackend, TTSBackend
 from voicebox_core.config import EngineInfo, ModelConfig, validate_engine
 from voicebox_core.errors import ContractError, UnknownEngineError, UnknownModelError
 
@@ -491,6 +491,11 @@ class Registry:
                     raise ContractError(
                         f"engine {engine!r}: backend {type(backend).__name__} does not implement "
                         "voicebox_core.TTSBackend"
+                    )
+                if info.capabilities.streaming and not isinstance(backend, StreamingBackend):
+                    raise ContractError(
+                        f"engine {engine!r} declares Capabilities(streaming=True), but backend "
+                        f"{type(backend).__name__} has no generate_stream (voicebox_core.StreamingBackend)"
                     )
                 self._backends[engine] = backend
         return backend

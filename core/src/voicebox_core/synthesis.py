@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from voicebox_core.backend import StreamingBackend
 from voicebox_core.config import EngineInfo, ModelConfig
 from voicebox_core.errors import (
     ContractError,
@@ -322,12 +323,50 @@ class Synthesizer:
 
     async def stream(self, request: SynthesisRequest,
                      stop: Callable[[], bool] | None = None) -> AsyncIterator[tuple[np.ndarray, int]]:
-        """Yield each text chunk's audio as soon as it is synthesised; chunks are about a
-        sentence (``STREAM_CHUNK_CHARS``) so the first audio leaves early. Each chunk is
-        normalised like the whole utterance of :meth:`synthesize` when ``request.normalize``."""
+        """Yield audio as soon as there is some. An engine that streams
+        (``Capabilities(streaming=True)``) is streamed as its model decodes: each of its chunks
+        leaves when it yields it, as it made it (loudness normalising needs a whole sentence).
+        Any other engine is called once per text chunk of about a sentence
+        (``STREAM_CHUNK_CHARS``, the first one alone) and each chunk is normalised like the
+        whole utterance of :meth:`synthesize` when ``request.normalize``."""
+        plan = self.plan(request)
+        if self.streams(plan.engine.name):
+            async for frame in self._frames(plan, stop):
+                yield frame, plan.model.sample_rate
+            return
         plan = self.plan(request, chunk_chars=STREAM_CHUNK_CHARS)
         async for audio, rate in self._run(plan, stop):
             yield (normalize_audio(audio) if request.normalize else audio), rate
+
+    def streams(self, engine: str) -> bool:
+        """Whether ``engine`` yields audio as its model makes it (and its backend can)."""
+        info = self.registry.engine(engine)
+        return info.capabilities.streaming and isinstance(self.registry.backend(engine), StreamingBackend)
+
+    async def _frames(self, plan: _Plan, stop: Callable[[], bool] | None = None) -> AsyncIterator[np.ndarray]:
+        """The engine's own chunks, text chunk after text chunk; the upstream generator is
+        closed as soon as the listener stops (``stop``, or this generator closed)."""
+        await self.load(plan.model.model_name)
+        prompt = await self.voice_prompt(plan)
+        backend = self.registry.backend(plan.engine.name)
+        for index, chunk in enumerate(plan.chunks):
+            seed = None if plan.seed is None else (plan.seed + index) % 2**32
+            frames = backend.generate_stream(chunk, prompt, plan.language, seed, plan.instruct)  # type: ignore[attr-defined]
+            produced = 0
+            try:
+                async for frame in frames:
+                    if stop is not None and stop():
+                        raise GenerationCancelledError("generation cancelled")
+                    frame = as_mono_float32(frame)
+                    if len(frame):
+                        produced += len(frame)
+                        yield frame
+            finally:
+                closing = getattr(frames, "aclose", None)
+                if closing is not None:
+                    await closing()
+            if not produced:
+                raise GenerationError(f"engine {plan.engine.name!r} streamed no audio for chunk {index + 1}")
 
     async def _run(self, plan: _Plan,
                    stop: Callable[[], bool] | None = None) -> AsyncIterator[tuple[np.ndarray, int]]:
