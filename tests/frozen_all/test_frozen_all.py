@@ -228,12 +228,16 @@ def test_a_bundle_missing_its_native_data_fails_readably(frozen: Path, installed
 
 def test_frozen_binary_serves_an_isolated_engine(frozen: Path, tmp_path: Path) -> None:
     """The frozen host reaches an isolated engine through the environment's own Python: the
-    binary makes the environment (it has no Python: --python) and speaks through its worker."""
+    binary, which has no pip of its own, installs isolated without being told (the same check
+    and rollback; --python: it has no Python either) and speaks through its worker."""
     env = clean_env(tmp_path)
     done = subprocess.run([str(frozen), "engines", "install", str(ROOT / "core" / "tests" / "plugins" / "reference"),
-                           "--isolated", "--python", sys.executable, "--core", str(ROOT / "core"),
+                           "--python", sys.executable, "--core", str(ROOT / "core"), "--json",
                            "-c", str(ROOT / "constraints.txt")], capture_output=True, text=True, env=env, timeout=900)
     assert done.returncode == 0, done.stderr[-3000:]
+    outcome = json.loads(done.stdout)
+    assert outcome["lives"] == "isolated" and "frozen app" in outcome["reason"], outcome
+    assert "check" in outcome["seconds"]
     listing = json.loads(subprocess.run([str(frozen), "engines", "list", "--json"], capture_output=True, text=True,
                                         env=env, timeout=300, check=True).stdout)
     (row,) = [e for e in listing["engines"] if e["engine"] == "reference"]
