@@ -189,6 +189,8 @@ class _Worker:
                 audio, text = await self.backend.combine_voice_prompts(list(args["audio_paths"]),
                                                                        list(args["ref_texts"]))
                 result = encode_arrays({"audio": _as_array(audio), "text": str(text)}, out)
+            elif op == "generate_stream":
+                result = await self.generate_stream(rid, args, frames)
             elif op == "generate":
                 prompt = self.resolve(decode_arrays(args["voice_prompt"], frames))
                 audio, rate = await self.backend.generate(str(args["text"]), prompt, args.get("language", "en"),
@@ -201,6 +203,26 @@ class _Worker:
             self.send({"id": rid, "error": error_to_wire(GenerationCancelledError("generation cancelled"))})
         except BaseException as exc:  # noqa: BLE001 - every failure is the request's answer
             self.send({"id": rid, "error": error_to_wire(exc)})
+
+    async def generate_stream(self, rid: int, args: dict[str, Any], frames: list[bytes]) -> dict[str, int]:
+        """Each chunk the engine yields goes to the host at once (an event of the request); the
+        answer counts them. A cancel from the host closes the engine's generator."""
+        from voicebox_core.isolation.protocol import decode_arrays, encode_arrays
+
+        prompt = self.resolve(decode_arrays(args["voice_prompt"], frames))
+        stream = self.backend.generate_stream(str(args["text"]), prompt, args.get("language", "en"),
+                                              args.get("seed"), args.get("instruct"))
+        count = 0
+        try:
+            async for chunk in stream:
+                out: list[bytes] = []
+                self.send({"id": rid, "event": "frame", "frame": encode_arrays({"audio": _as_array(chunk)}, out)}, out)
+                count += 1
+        finally:
+            closing = getattr(stream, "aclose", None)
+            if closing is not None:
+                await closing()
+        return {"frames": count}
 
     async def load_model(self, rid: int, model_size: str) -> None:
         from dataclasses import asdict

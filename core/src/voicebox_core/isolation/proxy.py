@@ -24,7 +24,7 @@ import subprocess
 import threading
 import time
 import weakref
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from multiprocessing.connection import Listener
 from typing import Any
 
@@ -284,6 +284,43 @@ class WorkerProcess:
         finally:
             self._forget(rid)
 
+    async def stream(self, op: str, args: dict[str, Any], timeout: float | None = None) -> AsyncIterator[Any]:
+        """One request whose ``frame`` events are yielded as they arrive (none is held back);
+        each must come within the timeout. Closing the iterator cancels the request."""
+        loop = asyncio.get_running_loop()
+        inbox: asyncio.Queue[tuple[dict[str, Any], list[bytes]]] = asyncio.Queue()
+
+        def deliver(header: dict[str, Any], frames: list[bytes]) -> None:
+            try:
+                loop.call_soon_threadsafe(inbox.put_nowait, (header, frames))
+            except RuntimeError:
+                pass  # the caller's loop is closed: nobody waits for these frames
+
+        timeout = timeout or request_timeout()
+        rid = self._post(op, args, deliver)
+        finished = False
+        try:
+            while True:
+                try:
+                    header, frames = await asyncio.wait_for(inbox.get(), timeout)
+                except TimeoutError:
+                    raise self._hung(op, timeout) from None
+                if header.get("event") == "frame":
+                    yield decode_arrays(header["frame"], frames)
+                    continue
+                if header.get("event") == "progress":
+                    continue
+                finished = True
+                self._answer(op, header, frames)
+                return
+        finally:
+            if not finished and self.alive:  # the listener stopped: stop the engine too
+                try:
+                    send(self.conn, self._send_lock, {"id": next(self._ids), "op": "cancel", "args": {"target": rid}})
+                except (OSError, ValueError):
+                    pass
+            self._forget(rid)
+
     def call_sync(self, op: str, args: dict[str, Any], timeout: float | None = None) -> Any:
         """One request from a thread without an event loop (unload, the model path)."""
         import queue
@@ -399,6 +436,15 @@ class IsolatedBackend:
         result = await worker.call("generate", {"text": text, "voice_prompt": voice_prompt,
                                                 "language": language, "seed": seed, "instruct": instruct})
         return result["audio"], int(result["sample_rate"])
+
+    async def generate_stream(self, text: str, voice_prompt: dict[str, Any], language: str = "en",
+                              seed: int | None = None, instruct: str | None = None) -> AsyncIterator[Any]:
+        """The engine's chunks as its worker yields them (engines with ``Capabilities(streaming=True)``)."""
+        worker = await self._ready()
+        async for frame in worker.stream("generate_stream", {"text": text, "voice_prompt": voice_prompt,
+                                                              "language": language, "seed": seed,
+                                                              "instruct": instruct}):
+            yield frame["audio"]
 
     def _get_model_path(self, model_size: str) -> str:
         return str(self._running().call_sync("get_model_path", {"model_size": model_size}))
