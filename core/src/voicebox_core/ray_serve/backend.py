@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections import OrderedDict
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -219,6 +220,33 @@ class RayBackend:
                 "seed": seed, "instruct": instruct, "clips": self._clips_of(voice_prompt)}
         result = await self._call("generate", args)
         return result["audio"], int(result["sample_rate"])
+
+    async def generate_stream(self, text: str, voice_prompt: dict[str, Any], language: str = "en",
+                              seed: int | None = None, instruct: str | None = None) -> AsyncIterator[Any]:
+        """A streaming engine's chunks as its replica yields them (a Ray Serve stream); closing
+        this iterator cancels the stream, which closes the engine's generator on the replica."""
+        args = {"model_size": self._size(), "text": text, "voice_prompt": voice_prompt, "language": language,
+                "seed": seed, "instruct": instruct, "clips": self._clips_of(voice_prompt)}
+        stream = self.handle.options(stream=True).frames.remote(args)
+        finished = False
+        try:
+            async for event in _bounded(stream, request_timeout()):
+                if "frame" in event:
+                    yield event["frame"]
+                    continue
+                finished = True
+                self._answer(event)
+                return
+        except TimeoutError:
+            raise EngineWorkerError(f"engine {self.engine!r}: its Ray deployment {self.app} sent no audio "
+                                    f"within {request_timeout():.0f} s (VOICEBOX_WORKER_TIMEOUT)") from None
+        except (asyncio.CancelledError, GeneratorExit):
+            raise
+        except Exception as exc:  # noqa: BLE001 - Ray's exceptions, mapped
+            raise self._ray_error(exc, "generate_stream") from None
+        finally:
+            if not finished:
+                stream.cancel()
 
     def _get_model_path(self, model_size: str) -> str:
         """Where a replica finds the model (a path on the replica's machine)."""

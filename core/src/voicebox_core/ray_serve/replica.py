@@ -145,6 +145,34 @@ class EngineReplica:
             if not task.done():
                 task.cancel()
 
+    async def frames(self, args: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
+        """``generate_stream`` of a streaming engine: each chunk an event as the engine yields
+        it, then the answer (or the error). The server cancelling the stream closes the
+        engine's generator."""
+        from voicebox_core.worker import _as_array
+
+        self.served += 1
+        count, stream = 0, None
+        try:
+            await self._ensure(str(args["model_size"]))
+            prompt = await self._resolve(args["voice_prompt"], args.get("clips") or {})
+            stream = self.backend.generate_stream(str(args["text"]), prompt, args.get("language", "en"),
+                                                  args.get("seed"), args.get("instruct"))
+            async for chunk in stream:
+                count += 1
+                yield {"frame": _as_array(chunk)}
+        except asyncio.CancelledError:
+            self.cancelled += 1
+            raise
+        except Exception as exc:  # noqa: BLE001 - the stream's last event, the same type on the server
+            yield self._error(exc)
+            return
+        finally:
+            closing = getattr(stream, "aclose", None)
+            if closing is not None:
+                await closing()
+        yield {"result": {"frames": count}, **self._identity()}
+
     # -- model and prompts -------------------------------------------------------------------
 
     async def _ensure(self, model_size: str) -> None:
