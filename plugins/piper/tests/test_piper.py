@@ -307,3 +307,39 @@ def test_missing_espeak_data_is_a_typed_install_error(monkeypatch: pytest.Monkey
     monkeypatch.setattr(phonemize_espeak, "ESPEAK_DATA_DIR", tmp_path / "espeak-ng-data")
     with pytest.raises(EngineInstallError, match="espeak-ng data is missing"):
         run(PiperBackend().load_model(DEFAULT_VOICE))
+
+
+# -- streaming --------------------------------------------------------------------------------
+
+
+def test_stream_yields_each_sentence_as_piper_makes_it(backend: PiperBackend) -> None:
+    """piper's own generator, one sentence per chunk; joined they are generate's audio."""
+    import asyncio
+
+    text = "The first sentence is here. A second one follows it. And then a third."
+
+    async def stream() -> list[np.ndarray]:
+        return [chunk async for chunk in backend.generate_stream(text, preset(DEFAULT_VOICE), "en", 7)]
+
+    chunks = asyncio.run(stream())
+    assert len(chunks) == 3 and all(c.dtype == np.float32 and c.ndim == 1 for c in chunks)
+    whole, _rate = speak(backend, text, seed=7)
+    np.testing.assert_array_equal(np.concatenate(chunks), whole)
+
+
+def test_closing_the_stream_after_the_first_sentence_stops_piper(backend: PiperBackend) -> None:
+    import asyncio
+
+    text = " ".join(f"This is sentence number {n}." for n in range(40))
+
+    async def first_then_close() -> tuple[int, float]:
+        import time
+
+        stream = backend.generate_stream(text, preset(DEFAULT_VOICE), "en", None)
+        first = await stream.__anext__()
+        started = time.perf_counter()
+        await stream.aclose()
+        return len(first), time.perf_counter() - started
+
+    samples, closing = asyncio.run(first_then_close())
+    assert samples > 0 and closing < 1.0  # no forty sentences synthesised on the way out

@@ -199,6 +199,53 @@ class ConformanceSuite:
         assert result.sample_rate == model_config.sample_rate
         assert result.audio.size > 0 and np.isfinite(result.audio).all()
 
+    # -- streaming (engines with Capabilities(streaming=True)) ---------------------------
+
+    def _stream(self, synthesizer: Synthesizer, request: SynthesisRequest) -> tuple[list[np.ndarray], list[float], float]:
+        """The chunks of a stream, when each arrived and when the stream ended (seconds from its start)."""
+        import time
+
+        async def run() -> tuple[list[np.ndarray], list[float], float]:
+            await synthesizer.load(request.model)  # loading is not streaming
+            started, chunks, times = time.perf_counter(), [], []
+            async for audio, _rate in synthesizer.stream(request):
+                chunks.append(audio)
+                times.append(time.perf_counter() - started)
+            return chunks, times, time.perf_counter() - started
+
+        return asyncio.run(run())
+
+    def test_streamed_chunks_keep_the_contract_and_come_early(
+        self, info: EngineInfo, synthesizer: Synthesizer, model_config: ModelConfig, voice: Voice
+    ) -> None:
+        if not info.capabilities.streaming:
+            pytest.skip(f"engine {self.engine!r} does not stream (Capabilities.streaming)")
+        text = " ".join([self.text] * 3)
+        chunks, times, total = self._stream(synthesizer, self.request(model_config, voice, text=text,
+                                                                      normalize=False))
+        assert len(chunks) >= 2, f"a text of three sentences streamed as {len(chunks)} chunk(s)"
+        for chunk in chunks:
+            problems = audio_problems(chunk, model_config.sample_rate, model_config.sample_rate)
+            assert not problems, "a streamed chunk breaks the contract:\n- " + "\n- ".join(problems)
+        assert times[0] < total, "the first chunk arrived only when the utterance was complete"
+
+    def test_streamed_chunks_are_what_the_engine_yields(
+        self, info: EngineInfo, synthesizer: Synthesizer, model_config: ModelConfig, voice: Voice
+    ) -> None:
+        if not (info.capabilities.streaming and info.capabilities.deterministic):
+            pytest.skip(f"engine {self.engine!r} does not stream deterministically")
+        request = self.request(model_config, voice, normalize=False)
+        streamed, _, _ = self._stream(synthesizer, request)
+
+        async def direct() -> list[np.ndarray]:
+            plan = synthesizer.plan(request)
+            prompt = await synthesizer.voice_prompt(plan)
+            backend = synthesizer.registry.backend(plan.engine.name)
+            return [np.asarray(c, dtype=np.float32) async for c in
+                    backend.generate_stream(plan.chunks[0], prompt, plan.language, request.seed, request.instruct)]
+
+        np.testing.assert_array_equal(np.concatenate(streamed), np.concatenate(asyncio.run(direct())))
+
     def test_voice_prompt_cache_keys_carry_engine_prefix(
         self, info: EngineInfo, registry: Registry, voicebox_reference_clip: tuple[Path, str]
     ) -> None:

@@ -16,6 +16,7 @@ import asyncio
 import dataclasses
 import importlib
 import threading
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -229,6 +230,36 @@ class PiperBackend:
         seed: int | None = None,
         instruct: str | None = None,
     ) -> tuple[np.ndarray, int]:
+        loaded = await self._prepared(text, voice_prompt, language, instruct)
+        audio = await asyncio.to_thread(_synthesize, loaded, text, seed)
+        return as_mono_float32(audio), loaded.voice.config.sample_rate
+
+    async def generate_stream(
+        self,
+        text: str,
+        voice_prompt: dict[str, Any],
+        language: str = "en",
+        seed: int | None = None,
+        instruct: str | None = None,
+    ) -> AsyncIterator[np.ndarray]:
+        """Each sentence as piper's own generator (``PiperVoice.synthesize``) makes it, one
+        sentence per thread hop, so the first leaves before the rest is synthesised."""
+        loaded = await self._prepared(text, voice_prompt, language, instruct)
+        voice = loaded.voice if seed is None else await asyncio.to_thread(
+            _open_voice, loaded.model_path, loaded.config_path, seed)
+        sentences = voice.synthesize(text)
+        made = 0
+        try:
+            while (audio := await asyncio.to_thread(_next_sentence, sentences, loaded)) is not None:
+                made += 1
+                yield as_mono_float32(audio)
+        finally:
+            sentences.close()
+        if not made:
+            raise EmptyTextError(f"voice {loaded.spec.voice_id!r} found nothing to pronounce in the text")
+
+    async def _prepared(self, text: str, voice_prompt: dict[str, Any], language: str,
+                        instruct: str | None) -> _Loaded:
         if not text or not has_speakable_text(text):
             raise EmptyTextError("text is empty or has no letters or digits; give at least one word")
         if instruct:
@@ -238,9 +269,18 @@ class PiperBackend:
             raise UnsupportedLanguageError(
                 language, f"voice {spec.voice_id!r} (it speaks {spec.language!r})", [spec.language]
             )
-        loaded = await self._ensure(spec)
-        audio = await asyncio.to_thread(_synthesize, loaded, text, seed)
-        return as_mono_float32(audio), loaded.voice.config.sample_rate
+        return await self._ensure(spec)
+
+
+def _next_sentence(sentences: Iterator[Any], loaded: _Loaded) -> np.ndarray | None:
+    try:
+        return next(sentences).audio_float_array
+    except StopIteration:
+        return None
+    except Exception as exc:  # espeak or onnxruntime failed: the same to a user
+        raise GenerationError(
+            f"Piper failed on voice {loaded.spec.voice_id!r}: {type(exc).__name__}: {exc}"
+        ) from exc
 
 
 def _voice_of(voice_prompt: dict[str, Any]) -> PiperVoiceSpec:

@@ -151,6 +151,8 @@ INFO = vb.EngineInfo(
         # Same seed gives bit-identical audio: the backend re-seeds onnxruntime's random
         # ops by rebuilding the session (see backend.py). Without a seed, every take differs.
         deterministic=True,
+        # piper's own generator yields one sentence at a time: streamed as it makes them.
+        streaming=True,
         # Piper speaks sentence by sentence anyway; ~500 characters keeps each call short.
         max_chunk_chars=500,
     ),
