@@ -145,6 +145,32 @@ def test_profile_crud_and_samples(client: TestClient, clip: Path) -> None:
     assert client.get(f"/profiles/{profile['id']}").status_code == 404
 
 
+def _download_name(response) -> str:
+    """The file name a browser saves: RFC 6266's ``filename*`` (and an ASCII ``filename``)."""
+    import re
+    from urllib.parse import unquote
+
+    header = response.headers["content-disposition"]
+    assert re.search(r'(?:^|; )filename="[ -~]+"', header), header
+    star = re.search(r"filename\*=UTF-8''([^;\s]+)", header)
+    assert star is not None, header
+    return unquote(star.group(1), errors="strict")
+
+
+def test_downloads_of_any_name_carry_it_in_filename_star(client: TestClient, clip: Path) -> None:
+    profile = client.post("/profiles", json={"name": "日本語 123", "language": "ja"}).json()
+    client.post(f"/profiles/{profile['id']}/samples", data={"reference_text": "x"},
+                files={"file": ("r.wav", clip.read_bytes(), "audio/wav")})
+    exported = client.get(f"/profiles/{profile['id']}/export")
+    assert exported.status_code == 200 and exported.content[:2] == b"PK"
+    assert _download_name(exported) == "profile-日本語 123.voicebox.zip"
+    spoken = generate(client, text="Grüße, café", engine=REFERENCE, voice="high", language="en")
+    audio = client.get(f"/history/{spoken['id']}/export-audio")
+    assert audio.status_code == 200 and _download_name(audio) == "Grüße café.wav"
+    sample_id = client.get(f"/profiles/{profile['id']}/samples").json()[0]["id"]
+    assert _download_name(client.get(f"/samples/{sample_id}")) == f"sample_{sample_id}.wav"
+
+
 @pytest.mark.parametrize(("name", "needle"), [
     ("../etc/passwd", "not allowed"), ("a/b", "not allowed"), (".hidden", "not allowed"),
     ("tab\tname", "not allowed"), ("", "at least 1 character"), ("x" * 101, "at most 100"),

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from urllib.parse import quote
+
 from fastapi import Request, UploadFile
 
 from voicebox_core.errors import PayloadTooLargeError
@@ -23,3 +25,12 @@ async def read_upload(file: UploadFile, limit: int, what: str) -> bytes:
             raise PayloadTooLargeError(f"the {what} is over the limit of {limit / 2**20:.0f} MB")
         parts.append(chunk)
     return b"".join(parts)
+
+
+def attachment(filename: str) -> dict[str, str]:
+    """``Content-Disposition`` for a download named ``filename`` (RFC 6266): an ASCII
+    ``filename`` for old clients and the exact name, UTF-8 encoded, in ``filename*``.
+    Headers are Latin-1, so any other character would end the response in a 500."""
+    fallback = "".join(c if " " <= c <= "~" and c not in '"\\' else "_" for c in filename)
+    return {"Content-Disposition": f"attachment; filename=\"{fallback}\"; "
+                                   f"filename*=UTF-8''{quote(filename, safe='')}"}
