@@ -391,6 +391,39 @@ def test_bearer_token(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         assert client.get("/engines", headers={"Authorization": "Bearer s3cret"}).status_code == 200
 
 
+def test_without_the_token_every_route_is_401_before_any_lookup(tmp_path: Path, clip: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """A stranger learns nothing: not which profile ids exist, not an upload's limit."""
+    import re
+
+    from fastapi.routing import APIRoute
+    from voicebox_core.server.app import OPEN_PATHS
+
+    monkeypatch.setenv("VOICEBOX_API_TOKEN", "s3cret")
+    with TestClient(create_app(tmp_path)) as client:
+        auth = {"Authorization": "Bearer s3cret"}
+        real = client.post("/profiles", json={"name": "Known"}, headers=auth).json()["id"]
+        upload = {"data": {"reference_text": "x"}, "files": {"file": ("r.wav", clip.read_bytes(), "audio/wav")}}
+        for profile_id in (real, "unknown"):
+            assert client.post(f"/profiles/{profile_id}/samples", **upload).status_code == 401
+            assert client.post(f"/profiles/{profile_id}/avatar", files={"file": ("a.png", b"x")}).status_code == 401
+        oversize = client.post(f"/profiles/{real}/samples", content=b"x",
+                               headers={"Content-Length": str(2**40), "Content-Type": "multipart/form-data"})
+        assert oversize.status_code == 401
+        foreign = client.post("/profiles", json={"name": "x"}, headers={"Origin": "https://evil.example"})
+        assert foreign.status_code == 401
+        routes = [r for r in client.app.routes if isinstance(r, APIRoute)]
+        for route in routes:
+            for profile_id in (real, "unknown"):
+                path = re.sub(r"\{[^}]+\}", profile_id, route.path)
+                for method in route.methods - {"HEAD"}:
+                    if path in OPEN_PATHS:
+                        continue
+                    answer = client.request(method, path)
+                    assert answer.status_code == 401, (method, path, answer.status_code, answer.text)
+        assert client.post(f"/profiles/{real}/samples", headers=auth, **upload).status_code == 201
+
+
 def test_cors_allows_the_app_and_configured_origins(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     headers = {"Origin": "http://app.example", "Access-Control-Request-Method": "GET"}
     with TestClient(create_app(tmp_path / "a")) as client:

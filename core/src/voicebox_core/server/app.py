@@ -125,10 +125,6 @@ def create_app(data_dir: Path | None = None, registry: Registry | None = None) -
         log.exception("unexpected error on %s %s", request.method, request.url.path)
         return _error(f"internal error ({type(exc).__name__}); see the server log", 500)
 
-    if settings.api_token:
-        app.add_middleware(BearerToken, token=settings.api_token, open_paths=OPEN_PATHS)
-    app.add_middleware(SameSiteOnly, allowed=settings.cors_origins)
-
     upload_path = re.compile(r"^/profiles/([^/]+)/(?:samples|avatar)/?$")
 
     def precheck(method: str, path: str) -> tuple[int, str] | None:
@@ -140,6 +136,11 @@ def create_app(data_dir: Path | None = None, registry: Registry | None = None) -
     app.add_middleware(BodyLimit, precheck=precheck, limit_for=route_limits(
         settings.max_body_bytes, settings.max_upload_bytes, settings.max_avatar_bytes,
         settings.max_import_bytes))
+    # Added last, run first: a stranger without the token is refused before any lookup or
+    # limit could tell them what exists (CORS stays outside, so a browser reads the 401).
+    app.add_middleware(SameSiteOnly, allowed=settings.cors_origins)
+    if settings.api_token:
+        app.add_middleware(BearerToken, token=settings.api_token, open_paths=OPEN_PATHS)
     app.add_middleware(CORSMiddleware, allow_origins=list(settings.cors_origins),
                        allow_methods=["*"], allow_headers=["*"])
 
