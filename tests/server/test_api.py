@@ -453,3 +453,40 @@ def test_engines_deep_reports_each_engine_s_model_library(client: TestClient) ->
     health = {e["name"]: e["health"] for e in deep["engines"]}
     assert health["reference"]["ok"] is True and health["reference"]["stage"] == ""
     assert set(health) == {e["name"] for e in plain["engines"]}
+
+
+# -- layers --------------------------------------------------------------------------------
+
+
+def test_the_server_s_modules_import_one_another_without_a_cycle() -> None:
+    """Imports inside functions count too: a cycle there is one refactoring from a crash."""
+    import ast
+
+    import voicebox_core.server
+
+    package = Path(voicebox_core.server.__file__).parent
+    root = package.parents[1]
+    graph: dict[str, set[str]] = {}
+    for file in package.rglob("*.py"):
+        name = ".".join(file.relative_to(root).with_suffix("").parts).removesuffix(".__init__")
+        wanted: set[str] = set()
+        for node in ast.walk(ast.parse(file.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                wanted |= {node.module, *(f"{node.module}.{a.name}" for a in node.names)}
+            elif isinstance(node, ast.Import):
+                wanted |= {a.name for a in node.names}
+        graph[name] = wanted - {name}
+    graph = {name: wanted & graph.keys() for name, wanted in graph.items()}
+
+    def reachable(start: str) -> set[str]:
+        seen: set[str] = set()
+        todo = list(graph[start])
+        while todo:
+            name = todo.pop()
+            if name not in seen:
+                seen.add(name)
+                todo.extend(graph[name])
+        return seen
+
+    cycles = sorted(name for name in graph if name in reachable(name))
+    assert cycles == [], f"modules in an import cycle: {cycles}"

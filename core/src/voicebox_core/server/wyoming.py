@@ -357,7 +357,7 @@ def run(args: Any) -> int:
 
     from voicebox_core.registry import Registry
     from voicebox_core.runtime.paths import data_dir as default_data_dir
-    from voicebox_core.server.main import lock_data_dir
+    from voicebox_core.server.datadir import lock_data_dir
     from voicebox_core.server.services.generation import recover
     from voicebox_core.server.state import ServerState, Settings
 
