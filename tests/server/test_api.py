@@ -171,6 +171,30 @@ def test_downloads_of_any_name_carry_it_in_filename_star(client: TestClient, cli
     assert _download_name(client.get(f"/samples/{sample_id}")) == f"sample_{sample_id}.wav"
 
 
+def test_stored_files_have_the_permissions_the_umask_gives(tmp_path: Path, clip: Path) -> None:
+    """Generations, samples and avatars are the user's files: 0666 less the umask, not 0600."""
+    import os
+    import stat
+
+    from PIL import Image
+
+    picture = io.BytesIO()
+    Image.new("RGB", (8, 8)).save(picture, format="PNG")
+    before = os.umask(0o027)
+    try:
+        with TestClient(create_app(tmp_path / "data")) as client:
+            profile = client.post("/profiles", json={"name": "Modes"}).json()
+            client.post(f"/profiles/{profile['id']}/samples", data={"reference_text": "x"},
+                        files={"file": ("r.wav", clip.read_bytes(), "audio/wav")})
+            client.post(f"/profiles/{profile['id']}/avatar", files={"file": ("a.png", picture.getvalue())})
+            generate(client, text="Hello.", engine=REFERENCE, voice="high")
+    finally:
+        os.umask(before)
+    written = [p for folder in ("generations", "samples", "avatars") for p in (tmp_path / "data" / folder).iterdir()]
+    assert len(written) == 3
+    assert {p.name: oct(stat.S_IMODE(p.stat().st_mode)) for p in written} == {p.name: "0o640" for p in written}
+
+
 @pytest.mark.parametrize(("name", "needle"), [
     ("../etc/passwd", "not allowed"), ("a/b", "not allowed"), (".hidden", "not allowed"),
     ("tab\tname", "not allowed"), ("", "at least 1 character"), ("x" * 101, "at most 100"),

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import io
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import soundfile as sf
 
 from voicebox_core.errors import GenerationError, ReferenceAudioError
+from voicebox_core.runtime.files import atomic_file
 
 __all__ = [
     "as_mono_float32",
@@ -204,19 +204,13 @@ def encode_audio(audio: np.ndarray, sample_rate: int, fmt: str = "wav") -> bytes
 
 
 def save_audio(path: str | os.PathLike[str], audio: np.ndarray, sample_rate: int) -> Path:
-    """Write audio atomically: a temporary file beside the target, then a rename."""
+    """Write audio atomically (a temporary file beside the target, then a rename), with the
+    permissions the umask gives."""
     target = Path(path)
     fmt = target.suffix.lstrip(".").lower() or "wav"
     if fmt not in _FORMATS:
         fmt = "wav"
     data = encode_audio(audio, sample_rate, fmt)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_file(target) as handle:
+        handle.write(data)
     return target
