@@ -320,6 +320,35 @@ def test_a_full_disk_is_a_507_that_names_the_directory_and_saves_nothing(
         assert list((tmp_path / "data" / "samples").iterdir()) == []
 
 
+@pytest.mark.skipif(not hasattr(psutil, "RLIMIT_FSIZE"), reason="needs prlimit (Linux)")
+def test_a_database_write_that_fails_is_a_507_and_saves_nothing(live: LiveServers, tmp_path: Path) -> None:
+    """The server's file size limit (RLIMIT_FSIZE) set to one byte: SQLite's every write fails
+    as on a full disk (CPython ignores SIGXFSZ, so write() answers EFBIG)."""
+    data = tmp_path / "data"
+    base = live.start(data)
+    server = psutil.Process(live.processes[base].pid)
+    profile = httpx.post(f"{base}/profiles", json={"name": "Before", "voice_type": "preset",
+                                                   "preset_engine": REFERENCE, "preset_voice_id": "low"}).json()
+    settings = httpx.get(f"{base}/settings/generation").json()
+    writes = [("POST", "/profiles", {"name": "During", "language": "en"}),
+              ("PUT", "/settings/generation", {"crossfade_ms": 0}),
+              ("POST", "/generate", {"text": "Hello there.", "profile_id": profile["id"], "engine": REFERENCE}),
+              ("POST", "/generate", {"text": "Hello there.", "engine": REFERENCE, "voice": "high"})]
+    limits = server.rlimit(psutil.RLIMIT_FSIZE)
+    server.rlimit(psutil.RLIMIT_FSIZE, (1, limits[1]))
+    try:
+        for method, path, body in writes:
+            answer = httpx.request(method, f"{base}{path}", json=body, timeout=60)
+            assert answer.status_code == 507, (path, answer.status_code, answer.text)
+            assert str(data / "voicebox.db") in answer.json()["detail"], answer.text
+    finally:
+        server.rlimit(psutil.RLIMIT_FSIZE, limits)
+    assert [p["name"] for p in httpx.get(f"{base}/profiles").json()] == ["Before"]
+    assert httpx.get(f"{base}/settings/generation").json() == settings
+    assert httpx.get(f"{base}/history").json()["total"] == 0
+    assert httpx.post(f"{base}/profiles", json={"name": "After", "language": "en"}).status_code == 201
+
+
 def _unwritable_dir(tmp_path: Path) -> Path:
     if os.geteuid() != 0:
         locked = tmp_path / "ro"

@@ -30,7 +30,7 @@ from voicebox_core.server.routes import generation, history, meta, models, opena
 from voicebox_core.server.schemas import ERROR_RESPONSES
 from voicebox_core.server.services import profiles as profile_service
 from voicebox_core.server.services.generation import recover
-from voicebox_core.server.state import STORAGE_ERRNOS, ServerState, Settings, storage_reason
+from voicebox_core.server.state import ServerState, Settings, storage_failure
 
 __all__ = ["create_app"]
 
@@ -117,10 +117,11 @@ def create_app(data_dir: Path | None = None, registry: Registry | None = None) -
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
-        if isinstance(exc, OSError) and exc.errno in STORAGE_ERRNOS:
-            where = exc.filename or settings.data_dir
+        failure = storage_failure(exc, settings.data_dir)
+        if failure is not None:
+            where, reason = failure
             log.error("%s %s: storage: %s", request.method, request.url.path, exc)
-            return _error(f"the server cannot write to {str(where)!r} ({storage_reason(exc)}); "
+            return _error(f"the server cannot write to {where!r} ({reason}); "
                           "nothing was saved: free space or fix the data directory, then retry", 507)
         log.exception("unexpected error on %s %s", request.method, request.url.path)
         return _error(f"internal error ({type(exc).__name__}); see the server log", 500)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import errno
 import os
+import sqlite3
 import tempfile
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -21,17 +22,35 @@ from voicebox_core.server.db import now, open_database
 from voicebox_core.server.progress import ProgressManager
 from voicebox_core.synthesis import Synthesizer
 
-__all__ = ["DEFAULT_CORS_ORIGINS", "STORAGE_ERRNOS", "EngineQueue", "Job", "ServerState", "Settings",
-           "Ticket", "storage_reason"]
+__all__ = ["DATABASE", "DEFAULT_CORS_ORIGINS", "STORAGE_ERRNOS", "EngineQueue", "Job", "ServerState",
+           "Settings", "Ticket", "storage_failure", "storage_reason"]
 
 #: OSError numbers that mean "the data directory cannot take this write".
 STORAGE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM})
+#: The database's file name in the data directory.
+DATABASE = "voicebox.db"
+
+
+#: SQLite's primary result codes for the same faults: full, read-only, a write that failed.
+SQLITE_STORAGE_CODES = frozenset({13, 8, 10})  # SQLITE_FULL, SQLITE_READONLY, SQLITE_IOERR
 
 
 def storage_reason(exc: BaseException) -> str:
     if isinstance(exc, OSError) and exc.errno is not None:
         return os.strerror(exc.errno).lower()
     return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+
+
+def storage_failure(exc: BaseException, data_dir: Path) -> tuple[str, str] | None:
+    """(what could not be written, why) when ``exc`` means the data directory cannot take a
+    write (a full disk, a read-only one, a failed write, in a file or in the database);
+    None for any other error."""
+    if isinstance(exc, OSError) and exc.errno in STORAGE_ERRNOS:
+        return str(exc.filename or data_dir), storage_reason(exc)
+    cause = getattr(exc, "orig", exc)  # SQLAlchemy wraps the sqlite3 error
+    if isinstance(cause, sqlite3.Error) and (getattr(cause, "sqlite_errorcode", 0) & 0xFF) in SQLITE_STORAGE_CODES:
+        return str(data_dir / DATABASE), storage_reason(cause)
+    return None
 
 #: The Voicebox desktop app's own origins (Tauri webviews on each OS, the Vite dev server and
 #: the server's own port), allowed without configuration.
@@ -177,7 +196,7 @@ class ServerState:
                 folder.mkdir(parents=True, exist_ok=True)
             with tempfile.TemporaryFile(dir=data):
                 pass
-            self.sessions = open_database(data / "voicebox.db")
+            self.sessions = open_database(data / DATABASE)
         except (OSError, SQLAlchemyError) as exc:
             raise StorageError(
                 f"data directory {str(data)!r} cannot be written ({storage_reason(exc)}); "
