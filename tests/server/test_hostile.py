@@ -10,6 +10,7 @@ data directory, and a schema that did not say what the server answers.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import json
 import os
@@ -18,6 +19,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -320,10 +322,39 @@ def test_a_full_disk_is_a_507_that_names_the_directory_and_saves_nothing(
         assert list((tmp_path / "data" / "samples").iterdir()) == []
 
 
-@pytest.mark.skipif(not hasattr(psutil, "RLIMIT_FSIZE"), reason="needs prlimit (Linux)")
+@contextlib.contextmanager
+def _writes_fail(server: psutil.Process) -> Iterator[None]:
+    """The server's file size limit (RLIMIT_FSIZE) at one byte: every write to a file fails
+    as on a full disk (CPython ignores SIGXFSZ, so write() answers EFBIG), SQLite's too."""
+    if not hasattr(psutil, "RLIMIT_FSIZE"):
+        pytest.skip("needs prlimit (Linux)")
+    limits = server.rlimit(psutil.RLIMIT_FSIZE)
+    server.rlimit(psutil.RLIMIT_FSIZE, (1, limits[1]))
+    try:
+        yield
+    finally:
+        server.rlimit(psutil.RLIMIT_FSIZE, limits)
+
+
+def test_a_507_answers_in_full_and_the_connection_goes_on(live: LiveServers, tmp_path: Path, clip: Path) -> None:
+    """A storage failure used to be answered and then re-raised: uvicorn logged "Exception in
+    ASGI application" and closed the connection, and the next request on it was reset."""
+    base = live.start(tmp_path / "data")
+    proc = live.processes[base]
+    with httpx.Client(base_url=base, timeout=60) as client:
+        profile = client.post("/profiles", json={"name": "Kept", "language": "en"}).json()
+        with _writes_fail(psutil.Process(proc.pid)):
+            for _ in range(2):
+                answer = client.post(f"/profiles/{profile['id']}/samples", data={"reference_text": "x"},
+                                     files={"file": ("r.wav", clip.read_bytes(), "audio/wav")})
+                assert answer.status_code == 507 and "file too large" in answer.json()["detail"], answer.text
+                assert client.get(f"/profiles/{profile['id']}/samples").json() == []  # the same connection
+    live.stop(base)
+    log = proc.stdout.read() if proc.stdout else ""
+    assert "storage" in log and "Exception in ASGI application" not in log and "Traceback" not in log, log
+
+
 def test_a_database_write_that_fails_is_a_507_and_saves_nothing(live: LiveServers, tmp_path: Path) -> None:
-    """The server's file size limit (RLIMIT_FSIZE) set to one byte: SQLite's every write fails
-    as on a full disk (CPython ignores SIGXFSZ, so write() answers EFBIG)."""
     data = tmp_path / "data"
     base = live.start(data)
     server = psutil.Process(live.processes[base].pid)
@@ -334,15 +365,11 @@ def test_a_database_write_that_fails_is_a_507_and_saves_nothing(live: LiveServer
               ("PUT", "/settings/generation", {"crossfade_ms": 0}),
               ("POST", "/generate", {"text": "Hello there.", "profile_id": profile["id"], "engine": REFERENCE}),
               ("POST", "/generate", {"text": "Hello there.", "engine": REFERENCE, "voice": "high"})]
-    limits = server.rlimit(psutil.RLIMIT_FSIZE)
-    server.rlimit(psutil.RLIMIT_FSIZE, (1, limits[1]))
-    try:
+    with _writes_fail(server), httpx.Client(base_url=base, timeout=60) as client:
         for method, path, body in writes:
-            answer = httpx.request(method, f"{base}{path}", json=body, timeout=60)
+            answer = client.request(method, path, json=body)
             assert answer.status_code == 507, (path, answer.status_code, answer.text)
             assert str(data / "voicebox.db") in answer.json()["detail"], answer.text
-    finally:
-        server.rlimit(psutil.RLIMIT_FSIZE, limits)
     assert [p["name"] for p in httpx.get(f"{base}/profiles").json()] == ["Before"]
     assert httpx.get(f"{base}/settings/generation").json() == settings
     assert httpx.get(f"{base}/history").json()["total"] == 0

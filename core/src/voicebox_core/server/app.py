@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -18,6 +18,7 @@ from fastapi.responses import FileResponse, JSONResponse
 from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from voicebox_core import __version__
 from voicebox_core.errors import EngineBusyError, VoiceboxError
@@ -62,6 +63,36 @@ async def _stop_jobs(state: ServerState) -> None:
             job.task.cancel()
     if tasks_left:
         await asyncio.wait(tasks_left, timeout=10)
+
+
+class ErrorsAnswered:
+    """Pure ASGI middleware, innermost: an error no handler took is answered here, and not
+    raised further. (Starlette's last-resort handler answers and then re-raises; uvicorn then
+    logs "Exception in ASGI application" and closes the connection, so a keep-alive client's
+    next request was reset.) Once a response has started nothing else can be sent: that
+    error goes on up and the response ends short."""
+
+    def __init__(self, app: ASGIApp, answer: Callable[[Scope, Exception], JSONResponse]) -> None:
+        self.app = app
+        self.answer = answer
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def watched(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watched)
+        except Exception as exc:
+            if started:
+                raise
+            await self.answer(scope, exc)(scope, receive, send)
 
 
 def create_app(data_dir: Path | None = None, registry: Registry | None = None) -> FastAPI:
@@ -115,16 +146,22 @@ def create_app(data_dir: Path | None = None, registry: Registry | None = None) -
                           headers)
         return _error(str(exc.detail), exc.status_code, headers or None)
 
-    @app.exception_handler(Exception)
-    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+    def unexpected_error(scope: Scope, exc: Exception) -> JSONResponse:
+        """507 for storage (a full or read-only disk, in a file or the database), else 500."""
         failure = storage_failure(exc, settings.data_dir)
         if failure is not None:
             where, reason = failure
-            log.error("%s %s: storage: %s", request.method, request.url.path, exc)
+            log.error("%s %s: storage: %s", scope["method"], scope["path"], exc)
             return _error(f"the server cannot write to {where!r} ({reason}); "
                           "nothing was saved: free space or fix the data directory, then retry", 507)
-        log.exception("unexpected error on %s %s", request.method, request.url.path)
+        log.error("unexpected error on %s %s", scope["method"], scope["path"], exc_info=exc)
         return _error(f"internal error ({type(exc).__name__}); see the server log", 500)
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> JSONResponse:  # from a middleware
+        return unexpected_error(request.scope, exc)
+
+    app.add_middleware(ErrorsAnswered, answer=unexpected_error)
 
     upload_path = re.compile(r"^/profiles/([^/]+)/(?:samples|avatar)/?$")
 

@@ -26,7 +26,8 @@ __all__ = ["DATABASE", "DEFAULT_CORS_ORIGINS", "STORAGE_ERRNOS", "EngineQueue", 
            "Settings", "Ticket", "storage_failure", "storage_reason"]
 
 #: OSError numbers that mean "the data directory cannot take this write".
-STORAGE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM})
+STORAGE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS, errno.EACCES,
+                            errno.EPERM})
 #: The database's file name in the data directory.
 DATABASE = "voicebox.db"
 
