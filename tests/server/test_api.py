@@ -470,6 +470,71 @@ def test_history_paging_is_bounded(client: TestClient) -> None:
     assert response.status_code == 422 and "offset" in response.json()["detail"]
 
 
+#: What a schema object may hold: JSON Schema 2020-12's keywords and OpenAPI 3.1's.
+SCHEMA_KEYWORDS = {
+    "$ref", "$defs", "title", "description", "default", "examples", "example", "deprecated", "readOnly",
+    "writeOnly", "type", "enum", "const", "anyOf", "allOf", "oneOf", "not", "if", "then", "else",
+    "properties", "required", "additionalProperties", "patternProperties", "propertyNames",
+    "minProperties", "maxProperties", "items", "prefixItems", "contains", "minItems", "maxItems",
+    "uniqueItems", "minLength", "maxLength", "pattern", "format", "contentMediaType", "contentEncoding",
+    "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf", "discriminator",
+}
+
+
+def _schemas(schema: object) -> list[dict]:
+    """Every schema object in ``schema`` (itself, and those it holds)."""
+    if not isinstance(schema, dict):
+        return []
+    found = [schema]
+    for key in ("anyOf", "allOf", "oneOf", "prefixItems"):
+        for inner in schema.get(key, []):
+            found += _schemas(inner)
+    for key in ("items", "not", "if", "then", "else", "additionalProperties", "contains", "propertyNames"):
+        found += _schemas(schema.get(key))
+    for key in ("properties", "patternProperties", "$defs"):
+        for inner in schema.get(key, {}).values():
+            found += _schemas(inner)
+    return found
+
+
+def test_the_schema_states_bounds_in_json_schema_terms(client: TestClient) -> None:
+    """pydantic wrote ``ge``/``le``/``lt`` for the bounds of optional validated integers:
+    no client or fuzzer reads those, so the bounds were invisible."""
+    schema = client.get("/openapi.json").json()
+    roots = list(schema["components"]["schemas"].values())
+    for operations in schema["paths"].values():
+        for operation in operations.values():
+            roots += [p["schema"] for p in operation.get("parameters", [])]
+            for media in [*operation.get("requestBody", {}).get("content", {}).values(),
+                          *(m for r in operation["responses"].values() for m in r.get("content", {}).values())]:
+                roots.append(media.get("schema"))
+    unknown = {key for root in roots for inner in _schemas(root) for key in inner} - SCHEMA_KEYWORDS
+    assert unknown == set(), f"not JSON Schema keywords: {sorted(unknown)}"
+    bodies = schema["components"]["schemas"]
+    for body, field, bounds in (("GenerateBody", "seed", (0, 2**32 - 1)), ("SpeechBody", "seed", (0, 2**32 - 1)),
+                                ("GenerateBody", "crossfade_ms", (0, 500)),
+                                ("GenerationSettingsBody", "max_chunk_chars", (100, 5000))):
+        number = bodies[body]["properties"][field]["anyOf"][0]
+        assert (number["minimum"], number["maximum"]) == bounds, (body, field, number)
+        value = bounds[1] + 1
+        path, extra = {"GenerateBody": ("/generate", {"text": "Hi", "engine": REFERENCE}),
+                       "SpeechBody": ("/v1/audio/speech", {"model": REFERENCE, "input": "Hi"}),
+                       "GenerationSettingsBody": ("/settings/generation", {})}[body]
+        refused = client.request("PUT" if body == "GenerationSettingsBody" else "POST", path,
+                                 json={**extra, field: value})
+        assert refused.status_code == 422 and field in refused.json()["detail"], refused.text
+    # which voice: a profile, an engine or a model, given as a string (null is not one)
+    assert {"required": ["engine"], "properties": {"engine": {"type": "string"}}} in bodies["GenerateBody"]["anyOf"]
+    assert client.post("/generate", json={"text": "Hi", "engine": None}).status_code == 422
+
+
+def test_a_repeated_query_parameter_is_refused_not_reduced(client: TestClient) -> None:
+    answer = client.get("/history?offset=0&offset=5")
+    assert answer.status_code == 422 and "'offset' is given more than once" in answer.json()["detail"]
+    assert client.get("/engines?deep=false&deep=true").status_code == 422
+    assert client.get("/history?offset=0&limit=5").status_code == 200
+
+
 def test_engines_deep_reports_each_engine_s_model_library(client: TestClient) -> None:
     plain = client.get("/engines").json()
     assert "health" not in plain["engines"][0]

@@ -10,7 +10,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.utils import get_openapi
@@ -28,6 +28,7 @@ from voicebox_core.server.db import dispose
 from voicebox_core.server.guards import BearerToken, SameSiteOnly
 from voicebox_core.server.limits import BodyLimit, route_limits
 from voicebox_core.server.routes import generation, history, meta, models, openai, profiles, tasks
+from voicebox_core.server.routes._deps import single_query_values
 from voicebox_core.server.schemas import ERROR_RESPONSES
 from voicebox_core.server.services import profiles as profile_service
 from voicebox_core.server.services.generation import recover
@@ -121,7 +122,8 @@ def create_app(data_dir: Path | None = None, registry: Registry | None = None) -
         dispose(state.sessions)
 
     app = FastAPI(title="Voicebox", version=__version__, lifespan=lifespan, responses=ERROR_RESPONSES,
-                  description="Text-to-speech engines discovered from installed plugins.")
+                  description="Text-to-speech engines discovered from installed plugins.",
+                  dependencies=[Depends(single_query_values)])
     app.state.voicebox = state
 
     @app.exception_handler(VoiceboxError)

@@ -4,7 +4,7 @@ from urllib.parse import quote
 
 from fastapi import Request, UploadFile
 
-from voicebox_core.errors import PayloadTooLargeError
+from voicebox_core.errors import InvalidRequestError, PayloadTooLargeError
 from voicebox_core.server.state import ServerState
 
 CHUNK = 2**20
@@ -13,6 +13,16 @@ CHUNK = 2**20
 def get_state(request: Request) -> ServerState:
     state: ServerState = request.app.state.voicebox
     return state
+
+
+def single_query_values(request: Request) -> None:
+    """Every query parameter here takes one value: a repeated one (``offset=1&offset=2``) is
+    refused rather than silently reduced to its last value."""
+    keys = [key for key, _ in request.query_params.multi_items()]
+    repeated = sorted({key for key in keys if keys.count(key) > 1})
+    if repeated:
+        raise InvalidRequestError(f"query parameter {', '.join(map(repr, repeated))} is given more "
+                                  "than once; give each once")
 
 
 async def read_upload(file: UploadFile, limit: int, what: str) -> bytes:
