@@ -27,7 +27,16 @@ from voicebox_core.runtime.paths import data_dir as default_data_dir
 from voicebox_core.server.db import dispose
 from voicebox_core.server.guards import BearerToken, SameSiteOnly
 from voicebox_core.server.limits import BodyLimit, route_limits
-from voicebox_core.server.routes import generation, history, meta, models, openai, profiles, tasks
+from voicebox_core.server.routes import (
+    generation,
+    history,
+    meta,
+    models,
+    openai,
+    outside,
+    profiles,
+    tasks,
+)
 from voicebox_core.server.routes._deps import single_query_values
 from voicebox_core.server.schemas import ERROR_RESPONSES
 from voicebox_core.server.services import profiles as profile_service
@@ -184,7 +193,7 @@ def create_app(data_dir: Path | None = None, registry: Registry | None = None) -
     app.add_middleware(CORSMiddleware, allow_origins=list(settings.cors_origins),
                        allow_methods=["*"], allow_headers=["*"])
 
-    for module in (meta, models, profiles, generation, history, tasks, openai):
+    for module in (meta, models, profiles, generation, history, tasks, openai, outside):
         app.include_router(module.router)
 
     # The web page: static files shipped in this package, built from /engines in the browser.
