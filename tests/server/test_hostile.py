@@ -229,6 +229,27 @@ def test_a_foreign_page_cannot_drive_the_server(client: TestClient) -> None:
     assert app_origin.status_code == 200
 
 
+def test_behind_a_trusted_reverse_proxy_the_page_s_own_writes_pass(live: LiveServers, tmp_path: Path) -> None:
+    """A proxy that rewrites Host (Voicebox's web deployment): the browser's Origin is the
+    proxy's, and only X-Forwarded-Host says so. Believed from the addresses the operator
+    names, from nobody else."""
+    proxied = {"Origin": "https://voice.example", "Host": "127.0.0.1:8000", "X-Forwarded-Host": "voice.example",
+               "X-Forwarded-Proto": "https", "X-Forwarded-For": "203.0.113.9"}
+    for allowed, status in (("", 403), ("10.0.0.0/8", 403), ("127.0.0.1", 201), ("::1, 127.0.0.0/8", 201)):
+        base = live.start(tmp_path / f"data-{status}-{len(allowed)}", VOICEBOX_FORWARDED_ALLOW_IPS=allowed)
+        answer = httpx.post(f"{base}/profiles", json={"name": "Proxied"}, headers=proxied)
+        assert answer.status_code == status, (allowed, answer.text)
+        foreign = httpx.post(f"{base}/profiles", json={"name": "Foreign"},
+                             headers={**proxied, "Origin": "https://evil.example"})
+        assert foreign.status_code == 403, allowed  # the proxied page's own origin only
+        live.stop(base)
+    done = subprocess.run([sys.executable, "-m", "voicebox_core", "serve", "--port", str(free_port()),
+                           "--data-dir", str(tmp_path / "bad")], capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "VOICEBOX_FORWARDED_ALLOW_IPS": "proxy.example"})
+    lines = done.stderr.strip().splitlines()
+    assert done.returncode != 0 and len(lines) == 1 and "VOICEBOX_FORWARDED_ALLOW_IPS" in lines[0], done.stderr
+
+
 # 6 -- a client that goes away frees the engine ---------------------------------------------
 
 

@@ -25,7 +25,7 @@ from voicebox_core.errors import EngineBusyError, VoiceboxError
 from voicebox_core.registry import Registry
 from voicebox_core.runtime.paths import data_dir as default_data_dir
 from voicebox_core.server.db import dispose
-from voicebox_core.server.guards import BearerToken, SameSiteOnly
+from voicebox_core.server.guards import BearerToken, SameSiteOnly, TrustedProxies
 from voicebox_core.server.limits import BodyLimit, route_limits
 from voicebox_core.server.routes import (
     generation,
@@ -192,6 +192,8 @@ def create_app(data_dir: Path | None = None, registry: Registry | None = None) -
         app.add_middleware(BearerToken, token=settings.api_token, open_paths=OPEN_PATHS)
     app.add_middleware(CORSMiddleware, allow_origins=list(settings.cors_origins),
                        allow_methods=["*"], allow_headers=["*"])
+    if settings.forwarded_allow_ips:  # first of all: every guard sees the request as the proxy got it
+        app.add_middleware(TrustedProxies, trusted=settings.forwarded_allow_ips)
 
     for module in (meta, models, profiles, generation, history, tasks, openai, outside):
         app.include_router(module.router)

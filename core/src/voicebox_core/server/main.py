@@ -103,7 +103,10 @@ def serve(args: argparse.Namespace) -> int:
     app = create_app(data_dir, registry=registry)
     app.state.voicebox_lock = lock
     state = app.state.voicebox
-    config = uvicorn.Config(app, host=args.host, port=args.port, log_level="info", access_log=False)
+    # Forwarded headers are the app's to judge (VOICEBOX_FORWARDED_ALLOW_IPS, X-Forwarded-Host
+    # included): uvicorn's own handling would trust 127.0.0.1 without being asked.
+    config = uvicorn.Config(app, host=args.host, port=args.port, log_level="info", access_log=False,
+                            proxy_headers=False)
     server = uvicorn.Server(config)
 
     def stop() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import ipaddress
 import os
 import sqlite3
 import tempfile
@@ -16,7 +17,7 @@ from typing import Any
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import sessionmaker
 
-from voicebox_core.errors import EngineBusyError, StorageError
+from voicebox_core.errors import EngineBusyError, InvalidRequestError, StorageError
 from voicebox_core.registry import Registry
 from voicebox_core.server.db import now, open_database
 from voicebox_core.server.progress import ProgressManager
@@ -70,6 +71,19 @@ def _mb(name: str, default: str) -> int:
     return int(float(os.environ.get(name, default)) * 2**20)
 
 
+def _proxies(value: str) -> tuple[str, ...]:
+    entries = tuple(e.strip() for e in value.split(",") if e.strip())
+    for entry in entries:
+        try:
+            if entry != "*":
+                ipaddress.ip_network(entry, strict=False)
+        except ValueError:
+            raise InvalidRequestError(f"VOICEBOX_FORWARDED_ALLOW_IPS: {entry!r} is not an address or a "
+                                      "network; give your reverse proxy's, e.g. 127.0.0.1 or 10.0.0.0/8"
+                                      ) from None
+    return entries
+
+
 @dataclass(frozen=True)
 class Settings:
     data_dir: Path
@@ -80,6 +94,8 @@ class Settings:
     max_import_bytes: int = 100 * 2**20
     max_avatar_bytes: int = 5 * 2**20
     max_body_bytes: int = 8 * 2**20
+    #: Reverse proxies whose X-Forwarded-* headers are believed (addresses, networks, or *).
+    forwarded_allow_ips: tuple[str, ...] = ()
 
     @classmethod
     def from_env(cls, data_dir: Path) -> Settings:
@@ -92,6 +108,7 @@ class Settings:
             max_upload_bytes=_mb("VOICEBOX_MAX_UPLOAD_MB", "50"),
             max_import_bytes=_mb("VOICEBOX_MAX_IMPORT_MB", "100"),
             max_body_bytes=_mb("VOICEBOX_MAX_BODY_MB", "8"),
+            forwarded_allow_ips=_proxies(os.environ.get("VOICEBOX_FORWARDED_ALLOW_IPS", "")),
         )
 
 
