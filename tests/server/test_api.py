@@ -14,6 +14,7 @@ from fastapi.testclient import TestClient
 from voicebox_core.server import create_app
 
 REFERENCE = "reference"
+TEN = " ".join(f"This is sentence number {n}, spoken to measure the encoding." for n in range(1, 11))
 
 
 def finished(client: TestClient, generation_id: str) -> dict:
@@ -358,6 +359,32 @@ def test_speech_formats(client: TestClient, fmt: str, magic: bytes | None) -> No
     if fmt == "mp3":
         assert response.headers["content-type"] == "audio/mpeg"
         assert len(sf.read(io.BytesIO(response.content))[0]) > 1000
+
+
+def _mp3_frame_bitrates(data: bytes, rate: int) -> set[int]:
+    """The kbit/s in the header of every MPEG audio frame after the ID3 tag and the Info frame."""
+    kbit = {16000: (0, 8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160),
+            32000: (0, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320)}
+    table = kbit[32000 if rate >= 32000 else 16000]
+    offset = 10 + int.from_bytes(bytes(b & 0x7F for b in data[6:10]), "big") if data[:3] == b"ID3" else 0
+    found = []
+    while offset + 4 <= len(data) and data[offset] == 0xFF and data[offset + 1] & 0xE0 == 0xE0:
+        index, padding = data[offset + 2] >> 4, (data[offset + 2] >> 1) & 1
+        found.append(table[index])
+        samples = 1152 if rate >= 32000 else 576
+        offset += samples // 8 * table[index] * 1000 // rate + padding
+    return set(found[1:])  # the first frame is LAME's Info header
+
+
+@pytest.mark.parametrize("model", ["reference-16k", "reference-24k"])
+def test_mp3_is_a_constant_128_kbit_s(client: TestClient, model: str) -> None:
+    """Not libsndfile's default (variable, about 50 kbit/s): what OpenAI and Kokoro-FastAPI serve."""
+    answer = client.post("/v1/audio/speech", json={"model": model, "input": TEN, "voice": "high",
+                                                   "response_format": "mp3"})
+    rate = {"reference-16k": 16000, "reference-24k": 24000}[model]
+    assert _mp3_frame_bitrates(answer.content, rate) == {128}
+    audio, decoded_rate = sf.read(io.BytesIO(answer.content))
+    assert decoded_rate == rate and len(answer.content) * 8 / (len(audio) / rate) == pytest.approx(128_000, rel=0.05)
 
 
 def test_speech_speed_shortens_audio(client: TestClient) -> None:

@@ -185,10 +185,23 @@ _FORMATS = {"wav": ("WAV", "PCM_16"), "flac": ("FLAC", "PCM_16"), "ogg": ("OGG",
 #: Rates the Opus codec takes; other audio is resampled to the next one up.
 OPUS_RATES = (8000, 12000, 16000, 24000, 48000)
 
+#: MP3 at a constant 128 kbit/s (what OpenAI's speech API and Kokoro-FastAPI serve; for
+#: mono speech well past what a listener can tell from the original). libsndfile's default
+#: (variable, quality 0.5) gave about 50 kbit/s. MPEG-2.5 (under 16 kHz) stops at 64.
+MP3_KBIT_S = 128
+
+
+def _mp3_compression(sample_rate: int) -> float:
+    """libsndfile's compression level for a constant MP3_KBIT_S at ``sample_rate``: it maps
+    0..1 linearly onto the bitrates of the MPEG version that rate uses."""
+    low, high = (32, 320) if sample_rate >= 32000 else (8, 160) if sample_rate >= 16000 else (8, 64)
+    wanted = min(max(MP3_KBIT_S + 0.5, low), high)  # + 0.5: libsndfile truncates to an integer
+    return (high - wanted) / (high - low)
+
 
 def encode_audio(audio: np.ndarray, sample_rate: int, fmt: str = "wav") -> bytes:
     """Encode mono float32 audio as ``wav``, ``flac``, ``ogg``, ``opus`` (Ogg Opus), ``mp3``
-    or raw ``pcm`` (s16le)."""
+    (constant MP3_KBIT_S) or raw ``pcm`` (s16le)."""
     if fmt == "pcm":
         return (np.clip(audio, -1, 1) * 32767).astype("<i2").tobytes()
     if fmt == "opus":
@@ -199,7 +212,11 @@ def encode_audio(audio: np.ndarray, sample_rate: int, fmt: str = "wav") -> bytes
         return buffer.getvalue()
     container, subtype = _FORMATS[fmt]
     buffer = io.BytesIO()
-    sf.write(buffer, audio, sample_rate, format=container, subtype=subtype)
+    if fmt == "mp3":
+        sf.write(buffer, audio, sample_rate, format=container, subtype=subtype,
+                 bitrate_mode="CONSTANT", compression_level=_mp3_compression(sample_rate))
+    else:
+        sf.write(buffer, audio, sample_rate, format=container, subtype=subtype)
     return buffer.getvalue()
 
 
