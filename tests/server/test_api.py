@@ -349,7 +349,7 @@ def test_full_queue_answers_503_with_retry_after(client: TestClient) -> None:
 
 
 @pytest.mark.parametrize(("fmt", "magic"), [("wav", b"RIFF"), ("flac", b"fLaC"), ("mp3", None), ("pcm", None),
-                                           ("opus", b"OggS")])
+                                           ("opus", b"OggS"), ("aac", b"\xff\xf1")])
 def test_speech_formats(client: TestClient, fmt: str, magic: bytes | None) -> None:
     response = client.post("/v1/audio/speech", json={"model": REFERENCE, "input": "Hello world.",
                                                      "voice": "high", "response_format": fmt})
@@ -359,6 +359,14 @@ def test_speech_formats(client: TestClient, fmt: str, magic: bytes | None) -> No
     if fmt == "mp3":
         assert response.headers["content-type"] == "audio/mpeg"
         assert len(sf.read(io.BytesIO(response.content))[0]) > 1000
+    if fmt == "aac":  # ADTS frames (MPEG-4 AAC-LC), as OpenAI sends
+        import av
+
+        assert response.headers["content-type"] == "audio/aac"
+        with av.open(io.BytesIO(response.content)) as container:
+            stream = container.streams.audio[0]
+            assert (stream.codec_context.name, stream.rate, stream.codec_context.layout.nb_channels) == ("aac", 16000, 1)
+            assert sum(frame.samples for frame in container.decode(audio=0)) > 16000 // 2
 
 
 def _mp3_frame_bitrates(data: bytes, rate: int) -> set[int]:

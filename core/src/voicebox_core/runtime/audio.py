@@ -199,11 +199,36 @@ def _mp3_compression(sample_rate: int) -> float:
     return (high - wanted) / (high - low)
 
 
+#: AAC (FFmpeg's encoder, through PyAV) at the same rate as MP3.
+AAC_KBIT_S = 128
+
+
+def _encode_aac(audio: np.ndarray, sample_rate: int) -> bytes:
+    """AAC-LC in ADTS frames (``audio/aac``, what OpenAI's speech API sends), by FFmpeg's own
+    encoder through PyAV (the ``[server]`` extra): libsndfile has no AAC."""
+    try:
+        import av
+    except ImportError:
+        raise GenerationError('aac needs PyAV: pip install "voicebox-core[server]"') from None
+    buffer = io.BytesIO()
+    with av.open(buffer, "w", format="adts") as container:
+        stream = container.add_stream("aac", rate=sample_rate, layout="mono")
+        stream.bit_rate = AAC_KBIT_S * 1000
+        frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(audio, dtype=np.float32).reshape(1, -1),
+                                           format="flt", layout="mono")
+        frame.sample_rate = sample_rate
+        for packet in (*stream.encode(frame), *stream.encode(None)):  # None: flush
+            container.mux(packet)
+    return buffer.getvalue()
+
+
 def encode_audio(audio: np.ndarray, sample_rate: int, fmt: str = "wav") -> bytes:
     """Encode mono float32 audio as ``wav``, ``flac``, ``ogg``, ``opus`` (Ogg Opus), ``mp3``
-    (constant MP3_KBIT_S) or raw ``pcm`` (s16le)."""
+    (constant MP3_KBIT_S), ``aac`` (ADTS, needs PyAV) or raw ``pcm`` (s16le)."""
     if fmt == "pcm":
         return (np.clip(audio, -1, 1) * 32767).astype("<i2").tobytes()
+    if fmt == "aac":
+        return _encode_aac(audio, sample_rate)
     if fmt == "opus":
         target = next((r for r in OPUS_RATES if r >= sample_rate), OPUS_RATES[-1])
         audio = resample(audio, sample_rate, target) if target != sample_rate else audio

@@ -189,8 +189,8 @@ class SpeechBody(BaseModel):
     model: str = Field(min_length=1, max_length=200)
     input: str = Field(min_length=1, max_length=1_000_000, json_schema_extra=SPEAKABLE)
     voice: str | None = Field(default=None, max_length=200)
-    #: OpenAI's formats but ``aac``, which has no encoder here (libsndfile has none).
-    response_format: Literal["mp3", "opus", "wav", "flac", "pcm"] = "mp3"
+    #: OpenAI's six formats (``aac`` by FFmpeg's encoder through PyAV).
+    response_format: Literal["mp3", "opus", "aac", "flac", "wav", "pcm"] = "mp3"
     speed: float = Field(default=1.0, json_schema_extra={"minimum": 0.25, "maximum": 4.0})
     instructions: str | None = Field(default=None, max_length=2000)
     stream_format: Literal["audio", "sse"] = "audio"
