@@ -9,6 +9,7 @@ import ipaddress
 import json
 import re
 from collections.abc import Iterable
+from typing import cast
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -91,7 +92,7 @@ class TrustedProxies:
         self.any = "*" in entries
         self.networks = [ipaddress.ip_network(e, strict=False) for e in entries if e != "*"]
         self.app = app
-        self.proxied = ProxyHeadersMiddleware(app, trusted_hosts=entries)  # type: ignore[arg-type]
+        self.proxied = cast(ASGIApp, ProxyHeadersMiddleware(app, trusted_hosts=entries))  # type: ignore[arg-type]
 
     def trusts(self, peer: str | None) -> bool:
         if peer is None:

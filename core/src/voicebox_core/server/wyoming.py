@@ -45,7 +45,12 @@ from wyoming.tts import (
 )
 
 from voicebox_core.config import EngineInfo
-from voicebox_core.errors import EmptyTextError, InvalidRequestError, UnknownVoiceError, VoiceboxError
+from voicebox_core.errors import (
+    EmptyTextError,
+    InvalidRequestError,
+    UnknownVoiceError,
+    VoiceboxError,
+)
 from voicebox_core.runtime.audio import encode_audio
 from voicebox_core.runtime.download import is_downloaded
 from voicebox_core.server.db import Profile
