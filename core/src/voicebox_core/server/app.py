@@ -15,9 +15,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import FileResponse, JSONResponse
-from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from voicebox_core import __version__
@@ -105,6 +105,16 @@ class ErrorsAnswered:
             await self.answer(scope, exc)(scope, receive, send)
 
 
+def _allowed_methods(app: FastAPI, path: str) -> list[str]:
+    """The methods some route answers on ``path``, asked of the router itself (FastAPI keeps
+    included routers as routes of their own, so ``app.routes`` does not list them all)."""
+    def served(method: str) -> bool:
+        scope = {"type": "http", "path": path, "method": method, "root_path": "", "headers": []}
+        return any(route.matches(scope)[0] == Match.FULL for route in app.router.routes)
+
+    return [m for m in ("DELETE", "GET", "HEAD", "PATCH", "POST", "PUT") if served(m)]
+
+
 def create_app(data_dir: Path | None = None, registry: Registry | None = None) -> FastAPI:
     """Build the app. Discovery runs here (server start), once."""
     settings = Settings.from_env(Path(data_dir) if data_dir else default_data_dir())
@@ -150,8 +160,7 @@ def create_app(data_dir: Path | None = None, registry: Registry | None = None) -
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         headers = dict(getattr(exc, "headers", None) or {})
         if exc.status_code == 405:  # every method of every route on this path, not the first's
-            methods = sorted({m for route in app.routes if isinstance(route, APIRoute)
-                              and route.path_regex.match(request.url.path) for m in route.methods})
+            methods = _allowed_methods(app, request.url.path)
             headers["Allow"] = ", ".join(methods)
             return _error(f"method {request.method} is not allowed here; use {', '.join(methods)}", 405,
                           headers)
