@@ -1,7 +1,8 @@
 """What the Voicebox app polls of its own machinery (dictation, audio effects, output
 channels), none of which is part of the engine server: each answers in the app's shape with
 what is true here, nothing, so its screens show an empty list or a model that is missing
-instead of failing on a 404 every few seconds. Writes are refused with the reason."""
+instead of failing on a 404 every few seconds. Only ``GET`` is here: a write to one of these
+paths is a 405 (``Allow: GET``)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,6 @@ from typing import Any
 
 from fastapi import APIRouter, Depends
 
-from voicebox_core.errors import InvalidRequestError
 from voicebox_core.server.routes._deps import get_state
 from voicebox_core.server.services import profiles
 from voicebox_core.server.state import ServerState
@@ -31,20 +31,11 @@ def _missing(model_name: str) -> dict[str, Any]:
             "size": "", "size_mb": None}
 
 
-def _refuse(what: str) -> None:
-    raise InvalidRequestError(f"{what} are not part of the engine server (they need the Voicebox "
-                              "app's own backend); nothing was changed")
-
-
 @router.get("/settings/captures")
 def capture_settings() -> dict[str, Any]:
     """Voicebox's ``CaptureSettings``, dictation off (dictation is not part of the engine server)."""
     return CAPTURE_SETTINGS
 
-
-@router.put("/settings/captures", include_in_schema=False)
-def update_capture_settings() -> None:
-    _refuse("dictation settings")
 
 
 @router.get("/capture/readiness")
@@ -65,10 +56,6 @@ def effect_presets() -> list[Any]:
     return []
 
 
-@router.post("/effects/presets", include_in_schema=False)
-def create_effect_preset() -> None:
-    _refuse("audio effects")
-
 
 @router.get("/channels")
 def channels() -> list[Any]:
@@ -76,19 +63,9 @@ def channels() -> list[Any]:
     return []
 
 
-@router.post("/channels", include_in_schema=False)
-def create_channel() -> None:
-    _refuse("audio output channels")
-
 
 @router.get("/profiles/{profile_id}/channels")
 def profile_channels(profile_id: str, state: ServerState = Depends(get_state)) -> dict[str, list[str]]:
     """``{channel_ids}`` of a profile: none (404 for a profile that does not exist)."""
     profiles.get(state, profile_id)
     return {"channel_ids": []}
-
-
-@router.put("/profiles/{profile_id}/channels", include_in_schema=False)
-def set_profile_channels(profile_id: str, state: ServerState = Depends(get_state)) -> None:
-    profiles.get(state, profile_id)
-    _refuse("audio output channels")
