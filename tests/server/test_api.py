@@ -484,9 +484,11 @@ def test_without_the_token_every_route_is_401_before_any_lookup(tmp_path: Path, 
 
 
 def test_a_wrong_method_is_405_with_every_method_the_path_takes(client: TestClient) -> None:
-    """FastAPI keeps included routers as routes of their own: the Allow header came out empty."""
+    """FastAPI keeps included routers as routes of their own: the Allow header came out empty.
+    A concrete path takes its own methods, not those of a template that also matches it."""
     for method, path, allowed in (("PUT", "/generate", "POST"), ("PATCH", "/profiles/x", "DELETE, GET, PUT"),
-                                  ("POST", "/history", "GET")):
+                                  ("POST", "/history", "GET"), ("OPTIONS", "/models/status", "GET"),
+                                  ("OPTIONS", "/profiles/import", "POST"), ("POST", "/", "GET")):
         answer = client.request(method, path)
         assert answer.status_code == 405 and answer.headers["allow"] == allowed, (path, answer.headers)
         assert answer.json()["detail"].endswith(f"use {allowed}")

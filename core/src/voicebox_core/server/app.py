@@ -106,8 +106,18 @@ class ErrorsAnswered:
 
 
 def _allowed_methods(app: FastAPI, path: str) -> list[str]:
-    """The methods some route answers on ``path``, asked of the router itself (FastAPI keeps
-    included routers as routes of their own, so ``app.routes`` does not list them all)."""
+    """The methods ``path`` takes, as the schema says them: those of its most concrete path
+    template (OpenAPI matches ``/profiles/import`` before ``/profiles/{profile_id}``). A path
+    the schema does not list (the web page) is asked of the router itself."""
+    given = path.rstrip("/").split("/")
+    found: dict[int, set[str]] = {}
+    for template, operations in app.openapi()["paths"].items():
+        parts = template.split("/")
+        if len(parts) == len(given) and all(p.startswith("{") or p == g for p, g in zip(parts, given, strict=True)):
+            found.setdefault(template.count("{"), set()).update(m.upper() for m in operations)
+    if found:
+        return sorted(found[min(found)])
+
     def served(method: str) -> bool:
         scope = {"type": "http", "path": path, "method": method, "root_path": "", "headers": []}
         return any(route.matches(scope)[0] == Match.FULL for route in app.router.routes)
