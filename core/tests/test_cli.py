@@ -26,6 +26,18 @@ def test_say_writes_a_wav(tmp_path: Path) -> None:
     assert [p.name for p in tmp_path.iterdir()] == ["hello.wav"]  # no temporary left behind
 
 
+def test_say_writes_a_file_others_may_read_when_the_umask_allows(tmp_path: Path) -> None:
+    """``voicebox say -o hello.wav`` for a media player running as another user (umask 022)."""
+    import stat
+
+    out = tmp_path / "hello.wav"
+    done = subprocess.run([sys.executable, "-m", "voicebox_core", "say", "Hello.", "--engine", "reference",
+                           "-o", str(out)], capture_output=True, text=True, timeout=120,
+                          preexec_fn=lambda: os.umask(0o022))
+    assert done.returncode == 0, done.stderr
+    assert stat.S_IMODE(out.stat().st_mode) == 0o644
+
+
 def test_say_with_model_voice_language_and_seed(tmp_path: Path) -> None:
     out = tmp_path / "x.flac"
     result = voicebox("say", "Guten Tag", "--model", "reference-24k", "--voice", "alto",

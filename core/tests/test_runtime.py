@@ -82,6 +82,19 @@ def test_save_audio_is_atomic_and_round_trips(tmp_path: Path) -> None:
     assert [p.name for p in tmp_path.iterdir()] == ["a.wav"]
 
 
+@pytest.mark.parametrize("umask", [0o022, 0o027, 0o077])
+def test_saved_audio_has_the_permissions_the_umask_gives(tmp_path: Path, umask: int) -> None:
+    import os
+    import stat
+
+    before = os.umask(umask)
+    try:
+        path = save_audio(tmp_path / "shared.wav", np.zeros(800, np.float32), 8000)
+    finally:
+        os.umask(before)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~umask
+
+
 def test_reference_audio_validation(tmp_path: Path) -> None:
     good = write_reference_clip(tmp_path / "good.wav")
     assert load_reference_audio(good)[1] == 24000

@@ -14,6 +14,7 @@ from fastapi.testclient import TestClient
 from voicebox_core.server import create_app
 
 REFERENCE = "reference"
+TEN = " ".join(f"This is sentence number {n}, spoken to measure the encoding." for n in range(1, 11))
 
 
 def finished(client: TestClient, generation_id: str) -> dict:
@@ -143,6 +144,56 @@ def test_profile_crud_and_samples(client: TestClient, clip: Path) -> None:
     assert client.delete(f"/profiles/{profile['id']}/samples/{sample_id}").json()["message"]
     assert client.delete(f"/profiles/{profile['id']}").json()["message"]
     assert client.get(f"/profiles/{profile['id']}").status_code == 404
+
+
+def _download_name(response) -> str:
+    """The file name a browser saves: RFC 6266's ``filename*`` (and an ASCII ``filename``)."""
+    import re
+    from urllib.parse import unquote
+
+    header = response.headers["content-disposition"]
+    assert re.search(r'(?:^|; )filename="[ -~]+"', header), header
+    star = re.search(r"filename\*=UTF-8''([^;\s]+)", header)
+    assert star is not None, header
+    return unquote(star.group(1), errors="strict")
+
+
+def test_downloads_of_any_name_carry_it_in_filename_star(client: TestClient, clip: Path) -> None:
+    profile = client.post("/profiles", json={"name": "日本語 123", "language": "ja"}).json()
+    client.post(f"/profiles/{profile['id']}/samples", data={"reference_text": "x"},
+                files={"file": ("r.wav", clip.read_bytes(), "audio/wav")})
+    exported = client.get(f"/profiles/{profile['id']}/export")
+    assert exported.status_code == 200 and exported.content[:2] == b"PK"
+    assert _download_name(exported) == "profile-日本語 123.voicebox.zip"
+    spoken = generate(client, text="Grüße, café", engine=REFERENCE, voice="high", language="en")
+    audio = client.get(f"/history/{spoken['id']}/export-audio")
+    assert audio.status_code == 200 and _download_name(audio) == "Grüße café.wav"
+    sample_id = client.get(f"/profiles/{profile['id']}/samples").json()[0]["id"]
+    assert _download_name(client.get(f"/samples/{sample_id}")) == f"sample_{sample_id}.wav"
+
+
+def test_stored_files_have_the_permissions_the_umask_gives(tmp_path: Path, clip: Path) -> None:
+    """Generations, samples and avatars are the user's files: 0666 less the umask, not 0600."""
+    import os
+    import stat
+
+    from PIL import Image
+
+    picture = io.BytesIO()
+    Image.new("RGB", (8, 8)).save(picture, format="PNG")
+    before = os.umask(0o027)
+    try:
+        with TestClient(create_app(tmp_path / "data")) as client:
+            profile = client.post("/profiles", json={"name": "Modes"}).json()
+            client.post(f"/profiles/{profile['id']}/samples", data={"reference_text": "x"},
+                        files={"file": ("r.wav", clip.read_bytes(), "audio/wav")})
+            client.post(f"/profiles/{profile['id']}/avatar", files={"file": ("a.png", picture.getvalue())})
+            generate(client, text="Hello.", engine=REFERENCE, voice="high")
+    finally:
+        os.umask(before)
+    written = [p for folder in ("generations", "samples", "avatars") for p in (tmp_path / "data" / folder).iterdir()]
+    assert len(written) == 3
+    assert {p.name: oct(stat.S_IMODE(p.stat().st_mode)) for p in written} == {p.name: "0o640" for p in written}
 
 
 @pytest.mark.parametrize(("name", "needle"), [
@@ -298,7 +349,7 @@ def test_full_queue_answers_503_with_retry_after(client: TestClient) -> None:
 
 
 @pytest.mark.parametrize(("fmt", "magic"), [("wav", b"RIFF"), ("flac", b"fLaC"), ("mp3", None), ("pcm", None),
-                                           ("opus", b"OggS")])
+                                           ("opus", b"OggS"), ("aac", b"\xff\xf1")])
 def test_speech_formats(client: TestClient, fmt: str, magic: bytes | None) -> None:
     response = client.post("/v1/audio/speech", json={"model": REFERENCE, "input": "Hello world.",
                                                      "voice": "high", "response_format": fmt})
@@ -308,6 +359,40 @@ def test_speech_formats(client: TestClient, fmt: str, magic: bytes | None) -> No
     if fmt == "mp3":
         assert response.headers["content-type"] == "audio/mpeg"
         assert len(sf.read(io.BytesIO(response.content))[0]) > 1000
+    if fmt == "aac":  # ADTS frames (MPEG-4 AAC-LC), as OpenAI sends
+        import av
+
+        assert response.headers["content-type"] == "audio/aac"
+        with av.open(io.BytesIO(response.content)) as container:
+            stream = container.streams.audio[0]
+            assert (stream.codec_context.name, stream.rate, stream.codec_context.layout.nb_channels) == ("aac", 16000, 1)
+            assert sum(frame.samples for frame in container.decode(audio=0)) > 16000 // 2
+
+
+def _mp3_frame_bitrates(data: bytes, rate: int) -> set[int]:
+    """The kbit/s in the header of every MPEG audio frame after the ID3 tag and the Info frame."""
+    kbit = {16000: (0, 8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160),
+            32000: (0, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320)}
+    table = kbit[32000 if rate >= 32000 else 16000]
+    offset = 10 + int.from_bytes(bytes(b & 0x7F for b in data[6:10]), "big") if data[:3] == b"ID3" else 0
+    found = []
+    while offset + 4 <= len(data) and data[offset] == 0xFF and data[offset + 1] & 0xE0 == 0xE0:
+        index, padding = data[offset + 2] >> 4, (data[offset + 2] >> 1) & 1
+        found.append(table[index])
+        samples = 1152 if rate >= 32000 else 576
+        offset += samples // 8 * table[index] * 1000 // rate + padding
+    return set(found[1:])  # the first frame is LAME's Info header
+
+
+@pytest.mark.parametrize("model", ["reference-16k", "reference-24k"])
+def test_mp3_is_a_constant_128_kbit_s(client: TestClient, model: str) -> None:
+    """Not libsndfile's default (variable, about 50 kbit/s): what OpenAI and Kokoro-FastAPI serve."""
+    answer = client.post("/v1/audio/speech", json={"model": model, "input": TEN, "voice": "high",
+                                                   "response_format": "mp3"})
+    rate = {"reference-16k": 16000, "reference-24k": 24000}[model]
+    assert _mp3_frame_bitrates(answer.content, rate) == {128}
+    audio, decoded_rate = sf.read(io.BytesIO(answer.content))
+    assert decoded_rate == rate and len(answer.content) * 8 / (len(audio) / rate) == pytest.approx(128_000, rel=0.05)
 
 
 def test_speech_speed_shortens_audio(client: TestClient) -> None:
@@ -339,8 +424,8 @@ def test_speech_voice_by_profile_name_or_id(client: TestClient) -> None:
         assert response.status_code == 200
     bad = client.post("/v1/audio/speech", json={"model": REFERENCE, "input": "Hi.", "voice": "alloy"})
     assert bad.status_code == 404 and "Deep" in bad.json()["detail"] and "low" in bad.json()["detail"]
-    aac = client.post("/v1/audio/speech", json={"model": REFERENCE, "input": "Hi.", "response_format": "aac"})
-    assert aac.status_code == 422 and "response_format" in aac.json()["detail"]
+    ogg = client.post("/v1/audio/speech", json={"model": REFERENCE, "input": "Hi.", "response_format": "ogg"})
+    assert ogg.status_code == 422 and "response_format" in ogg.json()["detail"]  # not one of OpenAI's six
 
 
 def test_v1_listings_show_what_can_be_generated_now(client: TestClient) -> None:
@@ -365,6 +450,50 @@ def test_bearer_token(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         assert client.get("/engines", headers={"Authorization": "Bearer s3cret"}).status_code == 200
 
 
+def test_without_the_token_every_route_is_401_before_any_lookup(tmp_path: Path, clip: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """A stranger learns nothing: not which profile ids exist, not an upload's limit."""
+    import re
+
+    from voicebox_core.server.app import OPEN_PATHS
+
+    monkeypatch.setenv("VOICEBOX_API_TOKEN", "s3cret")
+    with TestClient(create_app(tmp_path)) as client:
+        auth = {"Authorization": "Bearer s3cret"}
+        real = client.post("/profiles", json={"name": "Known"}, headers=auth).json()["id"]
+        upload = {"data": {"reference_text": "x"}, "files": {"file": ("r.wav", clip.read_bytes(), "audio/wav")}}
+        for profile_id in (real, "unknown"):
+            assert client.post(f"/profiles/{profile_id}/samples", **upload).status_code == 401
+            assert client.post(f"/profiles/{profile_id}/avatar", files={"file": ("a.png", b"x")}).status_code == 401
+        oversize = client.post(f"/profiles/{real}/samples", content=b"x",
+                               headers={"Content-Length": str(2**40), "Content-Type": "multipart/form-data"})
+        assert oversize.status_code == 401
+        foreign = client.post("/profiles", json={"name": "x"}, headers={"Origin": "https://evil.example"})
+        assert foreign.status_code == 401
+        operations = client.get("/openapi.json").json()["paths"]
+        assert len(operations) > 40
+        for template, methods in operations.items():
+            for profile_id in (real, "unknown"):
+                path = re.sub(r"\{[^}]+\}", profile_id, template)
+                for method in methods:
+                    if path in OPEN_PATHS:
+                        continue
+                    answer = client.request(method.upper(), path)
+                    assert answer.status_code == 401, (method, path, answer.status_code, answer.text)
+        assert client.post(f"/profiles/{real}/samples", headers=auth, **upload).status_code == 201
+
+
+def test_a_wrong_method_is_405_with_every_method_the_path_takes(client: TestClient) -> None:
+    """FastAPI keeps included routers as routes of their own: the Allow header came out empty.
+    A concrete path takes its own methods, not those of a template that also matches it."""
+    for method, path, allowed in (("PUT", "/generate", "POST"), ("PATCH", "/profiles/x", "DELETE, GET, PUT"),
+                                  ("POST", "/history", "GET"), ("OPTIONS", "/models/status", "GET"),
+                                  ("OPTIONS", "/profiles/import", "POST"), ("POST", "/", "GET")):
+        answer = client.request(method, path)
+        assert answer.status_code == 405 and answer.headers["allow"] == allowed, (path, answer.headers)
+        assert answer.json()["detail"].endswith(f"use {allowed}")
+
+
 def test_cors_allows_the_app_and_configured_origins(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     headers = {"Origin": "http://app.example", "Access-Control-Request-Method": "GET"}
     with TestClient(create_app(tmp_path / "a")) as client:
@@ -387,6 +516,71 @@ def test_history_paging_is_bounded(client: TestClient) -> None:
     assert response.status_code == 422 and "offset" in response.json()["detail"]
 
 
+#: What a schema object may hold: JSON Schema 2020-12's keywords and OpenAPI 3.1's.
+SCHEMA_KEYWORDS = {
+    "$ref", "$defs", "title", "description", "default", "examples", "example", "deprecated", "readOnly",
+    "writeOnly", "type", "enum", "const", "anyOf", "allOf", "oneOf", "not", "if", "then", "else",
+    "properties", "required", "additionalProperties", "patternProperties", "propertyNames",
+    "minProperties", "maxProperties", "items", "prefixItems", "contains", "minItems", "maxItems",
+    "uniqueItems", "minLength", "maxLength", "pattern", "format", "contentMediaType", "contentEncoding",
+    "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf", "discriminator",
+}
+
+
+def _schemas(schema: object) -> list[dict]:
+    """Every schema object in ``schema`` (itself, and those it holds)."""
+    if not isinstance(schema, dict):
+        return []
+    found = [schema]
+    for key in ("anyOf", "allOf", "oneOf", "prefixItems"):
+        for inner in schema.get(key, []):
+            found += _schemas(inner)
+    for key in ("items", "not", "if", "then", "else", "additionalProperties", "contains", "propertyNames"):
+        found += _schemas(schema.get(key))
+    for key in ("properties", "patternProperties", "$defs"):
+        for inner in schema.get(key, {}).values():
+            found += _schemas(inner)
+    return found
+
+
+def test_the_schema_states_bounds_in_json_schema_terms(client: TestClient) -> None:
+    """pydantic wrote ``ge``/``le``/``lt`` for the bounds of optional validated integers:
+    no client or fuzzer reads those, so the bounds were invisible."""
+    schema = client.get("/openapi.json").json()
+    roots = list(schema["components"]["schemas"].values())
+    for operations in schema["paths"].values():
+        for operation in operations.values():
+            roots += [p["schema"] for p in operation.get("parameters", [])]
+            for media in [*operation.get("requestBody", {}).get("content", {}).values(),
+                          *(m for r in operation["responses"].values() for m in r.get("content", {}).values())]:
+                roots.append(media.get("schema"))
+    unknown = {key for root in roots for inner in _schemas(root) for key in inner} - SCHEMA_KEYWORDS
+    assert unknown == set(), f"not JSON Schema keywords: {sorted(unknown)}"
+    bodies = schema["components"]["schemas"]
+    for body, field, bounds in (("GenerateBody", "seed", (0, 2**32 - 1)), ("SpeechBody", "seed", (0, 2**32 - 1)),
+                                ("GenerateBody", "crossfade_ms", (0, 500)),
+                                ("GenerationSettingsBody", "max_chunk_chars", (100, 5000))):
+        number = bodies[body]["properties"][field]["anyOf"][0]
+        assert (number["minimum"], number["maximum"]) == bounds, (body, field, number)
+        value = bounds[1] + 1
+        path, extra = {"GenerateBody": ("/generate", {"text": "Hi", "engine": REFERENCE}),
+                       "SpeechBody": ("/v1/audio/speech", {"model": REFERENCE, "input": "Hi"}),
+                       "GenerationSettingsBody": ("/settings/generation", {})}[body]
+        refused = client.request("PUT" if body == "GenerationSettingsBody" else "POST", path,
+                                 json={**extra, field: value})
+        assert refused.status_code == 422 and field in refused.json()["detail"], refused.text
+    # which voice: a profile, an engine or a model, given as a string (null is not one)
+    assert {"required": ["engine"], "properties": {"engine": {"type": "string"}}} in bodies["GenerateBody"]["anyOf"]
+    assert client.post("/generate", json={"text": "Hi", "engine": None}).status_code == 422
+
+
+def test_a_repeated_query_parameter_is_refused_not_reduced(client: TestClient) -> None:
+    answer = client.get("/history?offset=0&offset=5")
+    assert answer.status_code == 422 and "'offset' is given more than once" in answer.json()["detail"]
+    assert client.get("/engines?deep=false&deep=true").status_code == 422
+    assert client.get("/history?offset=0&limit=5").status_code == 200
+
+
 def test_engines_deep_reports_each_engine_s_model_library(client: TestClient) -> None:
     plain = client.get("/engines").json()
     assert "health" not in plain["engines"][0]
@@ -394,3 +588,40 @@ def test_engines_deep_reports_each_engine_s_model_library(client: TestClient) ->
     health = {e["name"]: e["health"] for e in deep["engines"]}
     assert health["reference"]["ok"] is True and health["reference"]["stage"] == ""
     assert set(health) == {e["name"] for e in plain["engines"]}
+
+
+# -- layers --------------------------------------------------------------------------------
+
+
+def test_the_server_s_modules_import_one_another_without_a_cycle() -> None:
+    """Imports inside functions count too: a cycle there is one refactoring from a crash."""
+    import ast
+
+    import voicebox_core.server
+
+    package = Path(voicebox_core.server.__file__).parent
+    root = package.parents[1]
+    graph: dict[str, set[str]] = {}
+    for file in package.rglob("*.py"):
+        name = ".".join(file.relative_to(root).with_suffix("").parts).removesuffix(".__init__")
+        wanted: set[str] = set()
+        for node in ast.walk(ast.parse(file.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                wanted |= {node.module, *(f"{node.module}.{a.name}" for a in node.names)}
+            elif isinstance(node, ast.Import):
+                wanted |= {a.name for a in node.names}
+        graph[name] = wanted - {name}
+    graph = {name: wanted & graph.keys() for name, wanted in graph.items()}
+
+    def reachable(start: str) -> set[str]:
+        seen: set[str] = set()
+        todo = list(graph[start])
+        while todo:
+            name = todo.pop()
+            if name not in seen:
+                seen.add(name)
+                todo.extend(graph[name])
+        return seen
+
+    cycles = sorted(name for name in graph if name in reachable(name))
+    assert cycles == [], f"modules in an import cycle: {cycles}"

@@ -10,6 +10,7 @@ data directory, and a schema that did not say what the server answers.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import json
 import os
@@ -18,6 +19,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -227,6 +229,27 @@ def test_a_foreign_page_cannot_drive_the_server(client: TestClient) -> None:
     assert app_origin.status_code == 200
 
 
+def test_behind_a_trusted_reverse_proxy_the_page_s_own_writes_pass(live: LiveServers, tmp_path: Path) -> None:
+    """A proxy that rewrites Host (Voicebox's web deployment): the browser's Origin is the
+    proxy's, and only X-Forwarded-Host says so. Believed from the addresses the operator
+    names, from nobody else."""
+    proxied = {"Origin": "https://voice.example", "Host": "127.0.0.1:8000", "X-Forwarded-Host": "voice.example",
+               "X-Forwarded-Proto": "https", "X-Forwarded-For": "203.0.113.9"}
+    for allowed, status in (("", 403), ("10.0.0.0/8", 403), ("127.0.0.1", 201), ("::1, 127.0.0.0/8", 201)):
+        base = live.start(tmp_path / f"data-{status}-{len(allowed)}", VOICEBOX_FORWARDED_ALLOW_IPS=allowed)
+        answer = httpx.post(f"{base}/profiles", json={"name": "Proxied"}, headers=proxied)
+        assert answer.status_code == status, (allowed, answer.text)
+        foreign = httpx.post(f"{base}/profiles", json={"name": "Foreign"},
+                             headers={**proxied, "Origin": "https://evil.example"})
+        assert foreign.status_code == 403, allowed  # the proxied page's own origin only
+        live.stop(base)
+    done = subprocess.run([sys.executable, "-m", "voicebox_core", "serve", "--port", str(free_port()),
+                           "--data-dir", str(tmp_path / "bad")], capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "VOICEBOX_FORWARDED_ALLOW_IPS": "proxy.example"})
+    lines = done.stderr.strip().splitlines()
+    assert done.returncode != 0 and len(lines) == 1 and "VOICEBOX_FORWARDED_ALLOW_IPS" in lines[0], done.stderr
+
+
 # 6 -- a client that goes away frees the engine ---------------------------------------------
 
 
@@ -249,16 +272,26 @@ def test_a_disconnect_stops_the_engine_after_its_current_chunk(live: LiveServers
 
 def test_every_advertised_format_is_served_and_retrieve_works(live: LiveServers, tmp_path: Path) -> None:
     base = live.start()
+    import av
+
     schema = httpx.get(f"{base}/openapi.json").json()
     formats = schema["components"]["schemas"]["SpeechBody"]["properties"]["response_format"]["enum"]
-    assert "aac" not in formats and "opus" in formats
+    assert sorted(formats) == ["aac", "flac", "mp3", "opus", "pcm", "wav"]  # OpenAI's six
+    media = schema["paths"]["/v1/audio/speech"]["post"]["responses"]["200"]["content"]
+    served = set()
     for fmt in formats:
         answer = httpx.post(f"{base}/v1/audio/speech", timeout=60,
                             json={"model": REFERENCE, "input": "Format check.", "response_format": fmt})
         assert answer.status_code == 200, (fmt, answer.text)
-        if fmt != "pcm":
+        served.add(answer.headers["content-type"])
+        if fmt == "aac":  # libsndfile reads no AAC
+            with av.open(io.BytesIO(answer.content)) as container:
+                samples, rate = sum(f.samples for f in container.decode(audio=0)), container.streams.audio[0].rate
+            assert samples > rate // 10
+        elif fmt != "pcm":
             data, rate = sf.read(io.BytesIO(answer.content))
             assert len(data) > rate // 10, fmt
+    assert set(media) == served | {"text/event-stream"}  # the schema lists exactly what is served
     client = openai.OpenAI(base_url=f"{base}/v1", api_key="x")
     assert client.models.retrieve("reference-24k").id == "reference-24k"
     with pytest.raises(openai.NotFoundError):
@@ -318,6 +351,60 @@ def test_a_full_disk_is_a_507_that_names_the_directory_and_saves_nothing(
         assert str(tmp_path / "data") in answer.json()["detail"]
         assert client.get(f"/profiles/{profile['id']}/samples").json() == []
         assert list((tmp_path / "data" / "samples").iterdir()) == []
+
+
+@contextlib.contextmanager
+def _writes_fail(server: psutil.Process) -> Iterator[None]:
+    """The server's file size limit (RLIMIT_FSIZE) at one byte: every write to a file fails
+    as on a full disk (CPython ignores SIGXFSZ, so write() answers EFBIG), SQLite's too."""
+    if not hasattr(psutil, "RLIMIT_FSIZE"):
+        pytest.skip("needs prlimit (Linux)")
+    limits = server.rlimit(psutil.RLIMIT_FSIZE)
+    server.rlimit(psutil.RLIMIT_FSIZE, (1, limits[1]))
+    try:
+        yield
+    finally:
+        server.rlimit(psutil.RLIMIT_FSIZE, limits)
+
+
+def test_a_507_answers_in_full_and_the_connection_goes_on(live: LiveServers, tmp_path: Path, clip: Path) -> None:
+    """A storage failure used to be answered and then re-raised: uvicorn logged "Exception in
+    ASGI application" and closed the connection, and the next request on it was reset."""
+    base = live.start(tmp_path / "data")
+    proc = live.processes[base]
+    with httpx.Client(base_url=base, timeout=60) as client:
+        profile = client.post("/profiles", json={"name": "Kept", "language": "en"}).json()
+        with _writes_fail(psutil.Process(proc.pid)):
+            for _ in range(2):
+                answer = client.post(f"/profiles/{profile['id']}/samples", data={"reference_text": "x"},
+                                     files={"file": ("r.wav", clip.read_bytes(), "audio/wav")})
+                assert answer.status_code == 507 and "file too large" in answer.json()["detail"], answer.text
+                assert client.get(f"/profiles/{profile['id']}/samples").json() == []  # the same connection
+    live.stop(base)
+    log = proc.stdout.read() if proc.stdout else ""
+    assert "storage" in log and "Exception in ASGI application" not in log and "Traceback" not in log, log
+
+
+def test_a_database_write_that_fails_is_a_507_and_saves_nothing(live: LiveServers, tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    base = live.start(data)
+    server = psutil.Process(live.processes[base].pid)
+    profile = httpx.post(f"{base}/profiles", json={"name": "Before", "voice_type": "preset",
+                                                   "preset_engine": REFERENCE, "preset_voice_id": "low"}).json()
+    settings = httpx.get(f"{base}/settings/generation").json()
+    writes = [("POST", "/profiles", {"name": "During", "language": "en"}),
+              ("PUT", "/settings/generation", {"crossfade_ms": 0}),
+              ("POST", "/generate", {"text": "Hello there.", "profile_id": profile["id"], "engine": REFERENCE}),
+              ("POST", "/generate", {"text": "Hello there.", "engine": REFERENCE, "voice": "high"})]
+    with _writes_fail(server), httpx.Client(base_url=base, timeout=60) as client:
+        for method, path, body in writes:
+            answer = client.request(method, path, json=body)
+            assert answer.status_code == 507, (path, answer.status_code, answer.text)
+            assert str(data / "voicebox.db") in answer.json()["detail"], answer.text
+    assert [p["name"] for p in httpx.get(f"{base}/profiles").json()] == ["Before"]
+    assert httpx.get(f"{base}/settings/generation").json() == settings
+    assert httpx.get(f"{base}/history").json()["total"] == 0
+    assert httpx.post(f"{base}/profiles", json={"name": "After", "language": "en"}).status_code == 201
 
 
 def _unwritable_dir(tmp_path: Path) -> Path:

@@ -373,8 +373,38 @@ def test_models_tasks_and_settings_as_the_app_reads_them(app: VoiceboxClient, li
     assert again.request("/settings/generation")["autoplay_on_generate"] is False
 
 
-@pytest.mark.parametrize("endpoint", ["/stories", "/effects/presets", "/captures", "/mcp/bindings",
-                                      "/backend/cuda-status", "/channels", "/transcribe"])
+def test_what_the_app_polls_of_its_own_machinery_answers_nothing_here(app: VoiceboxClient) -> None:
+    """useDictationReadiness, useCaptureSettings, EffectsChainEditor, AudioPlayer, VoicesTab:
+    the app's shapes (types.ts), with what is true here: no dictation, effects or channels."""
+    capture = app.request("/settings/captures")
+    assert set(capture) == {"stt_model", "language", "auto_refine", "llm_model", "smart_cleanup",
+                            "self_correction", "preserve_technical", "allow_auto_paste",
+                            "default_playback_voice_id", "hotkey_enabled", "chord_push_to_talk_keys",
+                            "chord_toggle_to_talk_keys"}
+    assert capture["hotkey_enabled"] is False  # useChordSync never arms the global shortcut
+    readiness = app.request("/capture/readiness")
+    for gate in ("stt", "llm"):
+        assert set(readiness[gate]) == {"ready", "model_name", "display_name", "size", "size_mb"}
+        assert readiness[gate]["ready"] is False and "engine server" in readiness[gate]["display_name"]
+    assert app.request("/effects/available") == {"effects": []}
+    assert app.request("/effects/presets") == []
+    assert app.request("/channels") == []
+    profile = app.create_profile({"name": "Routed", "language": "en"})
+    assert app.request(f"/profiles/{profile['id']}/channels") == {"channel_ids": []}
+    with pytest.raises(ApiError) as unknown:
+        app.request("/profiles/nope/channels")
+    assert unknown.value.status == 404
+    for endpoint, method, body in (("/settings/captures", "PUT", {"hotkey_enabled": True}),
+                                   ("/effects/presets", "POST", {"name": "x", "effects_chain": []}),
+                                   ("/channels", "POST", {"name": "x", "device_ids": []}),
+                                   (f"/profiles/{profile['id']}/channels", "PUT", {"channel_ids": ["c"]})):
+        refused = app.http.request(method, endpoint, json=body)
+        assert refused.status_code == 405 and refused.headers["allow"] == "GET", refused.text
+    assert app.request("/settings/captures")["hotkey_enabled"] is False
+
+
+@pytest.mark.parametrize("endpoint", ["/stories", "/effects/presets/x", "/captures", "/mcp/bindings",
+                                      "/backend/cuda-status", "/channels/x/voices", "/transcribe"])
 def test_what_is_not_an_engine_server_answers_404(app: VoiceboxClient, endpoint: str) -> None:
     with pytest.raises(ApiError) as missing:
         app.request(endpoint)

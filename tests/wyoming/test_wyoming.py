@@ -24,8 +24,9 @@ import pytest
 from wyoming.audio import AudioChunk, AudioStart, AudioStop
 from wyoming.client import AsyncTcpClient
 from wyoming.error import Error
-from wyoming.event import Event
+from wyoming.event import Event, async_read_event, async_write_event
 from wyoming.info import Describe, Info
+from wyoming.ping import Ping, Pong
 from wyoming.tts import Synthesize, SynthesizeChunk, SynthesizeStart, SynthesizeStop, SynthesizeStopped, SynthesizeVoice
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -186,6 +187,12 @@ def test_streaming_sends_audio_before_the_last_text_arrives(both: tuple[str, int
     ("unknown voice", "unknown voice 'no-such-voice'"),
     ("language no voice speaks", "no voice speaks 'xx'"),
     ("empty text", "text is empty"),
+    ("no text at all", "'text' is empty"),
+    ("blank text", "'text' is empty"),
+    ("no text field", "synthesize needs 'text'"),
+    ("chunk without text", "synthesize-chunk needs 'text'"),
+    ("voice not an object", "'voice' must be an object"),
+    ("unknown event", "unknown event 'bogus'"),
     ("chunk outside a stream", "send synthesize-start first"),
     ("model not available", "not downloaded"),
 ])
@@ -201,6 +208,12 @@ def test_errors_are_error_events_and_the_connection_survives(both: tuple[str, in
         # (Wyoming sends a voice's name or a language, never both)
         "language no voice speaks": SynthesizeStart(voice=SynthesizeVoice(language="xx")).event(),
         "empty text": Synthesize(text=" ?! ", voice=SynthesizeVoice(name=preset.name)).event(),
+        "no text at all": Synthesize(text="", voice=SynthesizeVoice(name=preset.name)).event(),
+        "blank text": Synthesize(text=" \n\t ").event(),
+        "no text field": Event(type="synthesize", data={"voice": {"name": preset.name}}),
+        "chunk without text": Event(type="synthesize-chunk", data={"txt": "Hello."}),
+        "voice not an object": Event(type="synthesize", data={"text": "Hi.", "voice": preset.name}),
+        "unknown event": Event(type="bogus", data={}),
         "chunk outside a stream": SynthesizeChunk(text="Hello.").event(),
         "model not available": Synthesize(text="Hi.", voice=SynthesizeVoice(name=missing.name if missing else "")).event(),
     }[case]
@@ -218,6 +231,34 @@ def test_errors_are_error_events_and_the_connection_survives(both: tuple[str, in
     assert Error.is_type(error.type), error
     assert needle in Error.from_event(error).text, Error.from_event(error).text
     assert Info.is_type(after.type)
+
+
+@pytest.mark.parametrize(("line", "needle"), [
+    (b"this is not json\n", "one line of JSON"),
+    (b'["synthesize"]\n', "a 'type' string"),
+    (b'{"data": {"text": "Hi."}}\n', "a 'type' string"),
+    (b'{"type": "synthesize", "data": "Hi."}\n', "'data' must be a JSON object"),
+    (b'{"type": "synthesize", "data_length": 3}\nnot', "are not JSON"),
+])
+def test_a_line_that_is_no_event_is_an_error_and_the_connection_survives(
+        both: tuple[str, int], line: bytes, needle: str) -> None:
+    _base, port = both
+
+    async def run() -> tuple[Event | None, Event | None]:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        try:
+            writer.write(line)
+            await async_write_event(Ping(text="still there?").event(), writer)
+            error = await asyncio.wait_for(async_read_event(reader), timeout=60)
+            pong = await asyncio.wait_for(async_read_event(reader), timeout=60)
+            return error, pong
+        finally:
+            writer.close()
+
+    error, pong = asyncio.run(run())
+    assert error is not None and Error.is_type(error.type), error
+    assert needle in Error.from_event(error).text, Error.from_event(error).text
+    assert pong is not None and Pong.is_type(pong.type) and Pong.from_event(pong).text == "still there?"
 
 
 def test_twenty_concurrent_connections(both: tuple[str, int]) -> None:

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import io
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import soundfile as sf
 
 from voicebox_core.errors import GenerationError, ReferenceAudioError
+from voicebox_core.runtime.files import atomic_file
 
 __all__ = [
     "as_mono_float32",
@@ -185,12 +185,50 @@ _FORMATS = {"wav": ("WAV", "PCM_16"), "flac": ("FLAC", "PCM_16"), "ogg": ("OGG",
 #: Rates the Opus codec takes; other audio is resampled to the next one up.
 OPUS_RATES = (8000, 12000, 16000, 24000, 48000)
 
+#: MP3 at a constant 128 kbit/s (what OpenAI's speech API and Kokoro-FastAPI serve; for
+#: mono speech well past what a listener can tell from the original). libsndfile's default
+#: (variable, quality 0.5) gave about 50 kbit/s. MPEG-2.5 (under 16 kHz) stops at 64.
+MP3_KBIT_S = 128
+
+
+def _mp3_compression(sample_rate: int) -> float:
+    """libsndfile's compression level for a constant MP3_KBIT_S at ``sample_rate``: it maps
+    0..1 linearly onto the bitrates of the MPEG version that rate uses."""
+    low, high = (32, 320) if sample_rate >= 32000 else (8, 160) if sample_rate >= 16000 else (8, 64)
+    wanted = min(max(MP3_KBIT_S + 0.5, low), high)  # + 0.5: libsndfile truncates to an integer
+    return (high - wanted) / (high - low)
+
+
+#: AAC (FFmpeg's encoder, through PyAV) at the same rate as MP3.
+AAC_KBIT_S = 128
+
+
+def _encode_aac(audio: np.ndarray, sample_rate: int) -> bytes:
+    """AAC-LC in ADTS frames (``audio/aac``, what OpenAI's speech API sends), by FFmpeg's own
+    encoder through PyAV (the ``[server]`` extra): libsndfile has no AAC."""
+    try:
+        import av
+    except ImportError:
+        raise GenerationError('aac needs PyAV: pip install "voicebox-core[server]"') from None
+    buffer = io.BytesIO()
+    with av.open(buffer, "w", format="adts") as container:
+        stream = container.add_stream("aac", rate=sample_rate, layout="mono")
+        stream.bit_rate = AAC_KBIT_S * 1000
+        frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(audio, dtype=np.float32).reshape(1, -1),
+                                           format="flt", layout="mono")
+        frame.sample_rate = sample_rate
+        for packet in (*stream.encode(frame), *stream.encode(None)):  # None: flush
+            container.mux(packet)
+    return buffer.getvalue()
+
 
 def encode_audio(audio: np.ndarray, sample_rate: int, fmt: str = "wav") -> bytes:
     """Encode mono float32 audio as ``wav``, ``flac``, ``ogg``, ``opus`` (Ogg Opus), ``mp3``
-    or raw ``pcm`` (s16le)."""
+    (constant MP3_KBIT_S), ``aac`` (ADTS, needs PyAV) or raw ``pcm`` (s16le)."""
     if fmt == "pcm":
         return (np.clip(audio, -1, 1) * 32767).astype("<i2").tobytes()
+    if fmt == "aac":
+        return _encode_aac(audio, sample_rate)
     if fmt == "opus":
         target = next((r for r in OPUS_RATES if r >= sample_rate), OPUS_RATES[-1])
         audio = resample(audio, sample_rate, target) if target != sample_rate else audio
@@ -199,24 +237,22 @@ def encode_audio(audio: np.ndarray, sample_rate: int, fmt: str = "wav") -> bytes
         return buffer.getvalue()
     container, subtype = _FORMATS[fmt]
     buffer = io.BytesIO()
-    sf.write(buffer, audio, sample_rate, format=container, subtype=subtype)
+    if fmt == "mp3":
+        sf.write(buffer, audio, sample_rate, format=container, subtype=subtype,
+                 bitrate_mode="CONSTANT", compression_level=_mp3_compression(sample_rate))
+    else:
+        sf.write(buffer, audio, sample_rate, format=container, subtype=subtype)
     return buffer.getvalue()
 
 
 def save_audio(path: str | os.PathLike[str], audio: np.ndarray, sample_rate: int) -> Path:
-    """Write audio atomically: a temporary file beside the target, then a rename."""
+    """Write audio atomically (a temporary file beside the target, then a rename), with the
+    permissions the umask gives."""
     target = Path(path)
     fmt = target.suffix.lstrip(".").lower() or "wav"
     if fmt not in _FORMATS:
         fmt = "wav"
     data = encode_audio(audio, sample_rate, fmt)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_file(target) as handle:
+        handle.write(data)
     return target

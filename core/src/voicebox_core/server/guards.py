@@ -1,15 +1,19 @@
 """Request guards as pure ASGI middleware (Starlette's BaseHTTPMiddleware would hide client
-disconnects from the routes): the bearer token and the same-site rule."""
+disconnects from the routes): the bearer token, the same-site rule, and the reverse proxies
+the operator trusts."""
 
 from __future__ import annotations
 
 import hmac
+import ipaddress
 import json
+import re
 from collections.abc import Iterable
+from typing import cast
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-__all__ = ["BearerToken", "SameSiteOnly"]
+__all__ = ["BearerToken", "SameSiteOnly", "TrustedProxies"]
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
@@ -67,3 +71,47 @@ class SameSiteOnly:
                               "refused; add it to VOICEBOX_CORS_ORIGINS to allow it")
                 return
         await self.app(scope, receive, send)
+
+
+#: What a forwarded host may look like: a name or address and an optional port.
+_HOST = re.compile(r"^(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?$")
+
+
+class TrustedProxies:
+    """Behind a reverse proxy at an address the operator names (``VOICEBOX_FORWARDED_ALLOW_IPS``:
+    addresses or networks, or ``*``), a request is taken as that proxy forwards it:
+    ``X-Forwarded-Host`` becomes its ``Host`` (so :class:`SameSiteOnly` sees the origin the
+    browser is on), and ``X-Forwarded-Proto`` / ``X-Forwarded-For`` set its scheme and client
+    (uvicorn's own middleware, given the same addresses). From any other address those
+    headers are ignored: no client may claim to be a proxy."""
+
+    def __init__(self, app: ASGIApp, trusted: Iterable[str]) -> None:
+        from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
+
+        entries = [t.strip() for t in trusted if t.strip()]
+        self.any = "*" in entries
+        self.networks = [ipaddress.ip_network(e, strict=False) for e in entries if e != "*"]
+        self.app = app
+        self.proxied = cast(ASGIApp, ProxyHeadersMiddleware(app, trusted_hosts=entries))  # type: ignore[arg-type]
+
+    def trusts(self, peer: str | None) -> bool:
+        if peer is None:
+            return False
+        if self.any:
+            return True
+        try:
+            address = ipaddress.ip_address(peer)
+        except ValueError:
+            return False
+        return any(address in network for network in self.networks)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not self.trusts((scope.get("client") or (None,))[0]):
+            await self.app(scope, receive, send)
+            return
+        forwarded = _header(scope, b"x-forwarded-host")
+        host = forwarded.decode("latin-1").split(",")[-1].strip() if forwarded else ""
+        if _HOST.match(host):  # the value the nearest proxy (the trusted one) set
+            headers = [(k, v) for k, v in scope["headers"] if k != b"host"]
+            scope = {**scope, "headers": [*headers, (b"host", host.encode("latin-1"))]}
+        await self.proxied(scope, receive, send)  # X-Forwarded-Proto and -For, by uvicorn

@@ -16,9 +16,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from voicebox_core.errors import StorageError, VoiceboxError
+from voicebox_core.server.datadir import lock_data_dir
 
-__all__ = ["DataDirInUseError", "lock_data_dir", "serve", "watch_parent"]
+__all__ = ["serve", "watch_parent"]
 
 log = logging.getLogger("voicebox.server")
 
@@ -62,31 +62,6 @@ def watch_parent(pid: int, on_exit: Callable[[], None], keep_running: Callable[[
     return thread
 
 
-class DataDirInUseError(VoiceboxError):
-    """Another server already uses this data directory."""
-
-    status_code = 409
-
-
-def lock_data_dir(data_dir: Path) -> Any:
-    """Hold ``data_dir``'s lock for the life of the process (the OS drops it when it dies);
-    a second server on it is refused with the first one's PID."""
-    from filelock import FileLock, Timeout
-
-    data_dir.mkdir(parents=True, exist_ok=True)
-    lock = FileLock(str(data_dir / "voicebox.lock"))
-    pid_file = data_dir / "voicebox.pid"
-    try:
-        lock.acquire(timeout=0)
-    except Timeout:
-        owner = pid_file.read_text().strip() if pid_file.is_file() else "unknown"
-        raise DataDirInUseError(
-            f"another voicebox server (PID {owner}) uses the data directory {str(data_dir)!r}; "
-            "stop it, or give this one its own --data-dir") from None
-    pid_file.write_text(str(os.getpid()))
-    return lock
-
-
 def _replicas(values: list[str]) -> dict[str, int]:
     from voicebox_core.errors import InvalidRequestError
 
@@ -123,16 +98,15 @@ def serve(args: argparse.Namespace) -> int:
     data_dir = Path(args.data_dir) if args.data_dir else default_data_dir()
     # One data dir for everything this process and its isolated workers touch (caches too).
     os.environ["VOICEBOX_DATA_DIR"] = str(data_dir)
-    try:
-        lock = lock_data_dir(data_dir)
-    except OSError as exc:
-        raise StorageError(f"data directory {str(data_dir)!r} cannot be written ({exc.strerror}); "
-                           "choose another with --data-dir") from None
+    lock = lock_data_dir(data_dir)
     registry = _ray_registry(args, data_dir)
     app = create_app(data_dir, registry=registry)
     app.state.voicebox_lock = lock
     state = app.state.voicebox
-    config = uvicorn.Config(app, host=args.host, port=args.port, log_level="info", access_log=False)
+    # Forwarded headers are the app's to judge (VOICEBOX_FORWARDED_ALLOW_IPS, X-Forwarded-Host
+    # included): uvicorn's own handling would trust 127.0.0.1 without being asked.
+    config = uvicorn.Config(app, host=args.host, port=args.port, log_level="info", access_log=False,
+                            proxy_headers=False)
     server = uvicorn.Server(config)
 
     def stop() -> None:

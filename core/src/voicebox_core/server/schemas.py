@@ -30,8 +30,13 @@ def _no_bool(value: Any) -> Any:
     return value
 
 
-#: An integer that is not a boolean (JSON's ``135.0`` is one; ``false`` is not).
-Int = Annotated[int, BeforeValidator(_no_bool)]
+#: Integers that are not booleans (JSON's ``135.0`` is one; ``false`` is not), in a range.
+#: The bounds come before the validator so that the schema states them as JSON Schema's
+#: ``minimum``/``maximum``: ``Field(ge=...)`` on an optional validated type makes pydantic
+#: write its own ``ge``/``le`` into the schema, which no client reads.
+Seed = Annotated[int, Field(ge=0, le=2**32 - 1), BeforeValidator(_no_bool)]
+ChunkChars = Annotated[int, Field(ge=100, le=5000), BeforeValidator(_no_bool)]
+CrossfadeMs = Annotated[int, Field(ge=0, le=500), BeforeValidator(_no_bool)]
 
 
 class _Body(BaseModel):
@@ -145,14 +150,15 @@ class GenerateBody(_Body):
     """Voicebox's ``GenerationRequest``; ``engine`` is any installed engine, and ``model``
     (a model name) and ``voice`` (a preset voice id, instead of a profile) are ours."""
 
-    #: Which voice: a profile, or an engine or model (its default or ``voice``).
+    #: Which voice: a profile, or an engine or model (its default or ``voice``); given, not null.
     model_config = ConfigDict(extra="forbid", json_schema_extra={"anyOf": [
-        {"required": ["profile_id"]}, {"required": ["engine"]}, {"required": ["model"]}]})
+        {"required": [name], "properties": {name: {"type": "string"}}}
+        for name in ("profile_id", "engine", "model")]})
 
     text: str = Field(min_length=1, max_length=1_000_000, json_schema_extra=SPEAKABLE)
     profile_id: str | None = Field(default=None, min_length=1, max_length=100)
     language: str | None = Field(default=None, max_length=16, json_schema_extra=LANGUAGE)
-    seed: Int | None = Field(default=None, ge=0, lt=2**32)
+    seed: Seed | None = None
     model_size: str | None = Field(default=None, min_length=1, max_length=64)
     engine: str | None = Field(default=None, min_length=1, max_length=40)
     model: str | None = Field(default=None, min_length=1, max_length=64)
@@ -160,8 +166,8 @@ class GenerateBody(_Body):
     instruct: str | None = Field(default=None, max_length=2000)
     #: Rewriting in character needs Voicebox's LLM: only ``false`` is accepted here.
     personality: StrictBool = Field(default=False, json_schema_extra={"const": False})
-    max_chunk_chars: Int | None = Field(default=None, ge=100, le=5000)
-    crossfade_ms: Int | None = Field(default=None, ge=0, le=500)
+    max_chunk_chars: ChunkChars | None = None
+    crossfade_ms: CrossfadeMs | None = None
     normalize: StrictBool | None = None
     #: Effects need Voicebox's effects machinery: only an empty chain (or none) is accepted.
     effects_chain: list[dict[str, Any]] | None = Field(default=None, max_length=50,
@@ -171,8 +177,8 @@ class GenerateBody(_Body):
 class GenerationSettingsBody(_Body):
     """Voicebox's ``GenerationSettingsUpdate``: every field optional."""
 
-    max_chunk_chars: Int | None = Field(default=None, ge=100, le=5000)
-    crossfade_ms: Int | None = Field(default=None, ge=0, le=500)
+    max_chunk_chars: ChunkChars | None = None
+    crossfade_ms: CrossfadeMs | None = None
     normalize_audio: StrictBool | None = None
     autoplay_on_generate: StrictBool | None = None
 
@@ -183,10 +189,10 @@ class SpeechBody(BaseModel):
     model: str = Field(min_length=1, max_length=200)
     input: str = Field(min_length=1, max_length=1_000_000, json_schema_extra=SPEAKABLE)
     voice: str | None = Field(default=None, max_length=200)
-    #: OpenAI's formats but ``aac``, which has no encoder here (libsndfile has none).
-    response_format: Literal["mp3", "opus", "wav", "flac", "pcm"] = "mp3"
+    #: OpenAI's six formats (``aac`` by FFmpeg's encoder through PyAV).
+    response_format: Literal["mp3", "opus", "aac", "flac", "wav", "pcm"] = "mp3"
     speed: float = Field(default=1.0, json_schema_extra={"minimum": 0.25, "maximum": 4.0})
     instructions: str | None = Field(default=None, max_length=2000)
     stream_format: Literal["audio", "sse"] = "audio"
     language: str | None = Field(default=None, max_length=16, json_schema_extra=LANGUAGE)
-    seed: Int | None = Field(default=None, json_schema_extra={"minimum": 0, "maximum": 2**32 - 1})
+    seed: Seed | None = None

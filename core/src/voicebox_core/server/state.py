@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import ipaddress
 import os
+import sqlite3
 import tempfile
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -15,23 +17,42 @@ from typing import Any
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import sessionmaker
 
-from voicebox_core.errors import EngineBusyError, StorageError
+from voicebox_core.errors import EngineBusyError, InvalidRequestError, StorageError
 from voicebox_core.registry import Registry
 from voicebox_core.server.db import now, open_database
 from voicebox_core.server.progress import ProgressManager
 from voicebox_core.synthesis import Synthesizer
 
-__all__ = ["DEFAULT_CORS_ORIGINS", "STORAGE_ERRNOS", "EngineQueue", "Job", "ServerState", "Settings",
-           "Ticket", "storage_reason"]
+__all__ = ["DATABASE", "DEFAULT_CORS_ORIGINS", "STORAGE_ERRNOS", "EngineQueue", "Job", "ServerState",
+           "Settings", "Ticket", "storage_failure", "storage_reason"]
 
 #: OSError numbers that mean "the data directory cannot take this write".
-STORAGE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM})
+STORAGE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS, errno.EACCES,
+                            errno.EPERM})
+#: The database's file name in the data directory.
+DATABASE = "voicebox.db"
+
+
+#: SQLite's primary result codes for the same faults: full, read-only, a write that failed.
+SQLITE_STORAGE_CODES = frozenset({13, 8, 10})  # SQLITE_FULL, SQLITE_READONLY, SQLITE_IOERR
 
 
 def storage_reason(exc: BaseException) -> str:
     if isinstance(exc, OSError) and exc.errno is not None:
         return os.strerror(exc.errno).lower()
     return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+
+
+def storage_failure(exc: BaseException, data_dir: Path) -> tuple[str, str] | None:
+    """(what could not be written, why) when ``exc`` means the data directory cannot take a
+    write (a full disk, a read-only one, a failed write, in a file or in the database);
+    None for any other error."""
+    if isinstance(exc, OSError) and exc.errno in STORAGE_ERRNOS:
+        return str(exc.filename or data_dir), storage_reason(exc)
+    cause = getattr(exc, "orig", exc)  # SQLAlchemy wraps the sqlite3 error
+    if isinstance(cause, sqlite3.Error) and (getattr(cause, "sqlite_errorcode", 0) & 0xFF) in SQLITE_STORAGE_CODES:
+        return str(data_dir / DATABASE), storage_reason(cause)
+    return None
 
 #: The Voicebox desktop app's own origins (Tauri webviews on each OS, the Vite dev server and
 #: the server's own port), allowed without configuration.
@@ -50,6 +71,19 @@ def _mb(name: str, default: str) -> int:
     return int(float(os.environ.get(name, default)) * 2**20)
 
 
+def _proxies(value: str) -> tuple[str, ...]:
+    entries = tuple(e.strip() for e in value.split(",") if e.strip())
+    for entry in entries:
+        try:
+            if entry != "*":
+                ipaddress.ip_network(entry, strict=False)
+        except ValueError:
+            raise InvalidRequestError(f"VOICEBOX_FORWARDED_ALLOW_IPS: {entry!r} is not an address or a "
+                                      "network; give your reverse proxy's, e.g. 127.0.0.1 or 10.0.0.0/8"
+                                      ) from None
+    return entries
+
+
 @dataclass(frozen=True)
 class Settings:
     data_dir: Path
@@ -60,6 +94,8 @@ class Settings:
     max_import_bytes: int = 100 * 2**20
     max_avatar_bytes: int = 5 * 2**20
     max_body_bytes: int = 8 * 2**20
+    #: Reverse proxies whose X-Forwarded-* headers are believed (addresses, networks, or *).
+    forwarded_allow_ips: tuple[str, ...] = ()
 
     @classmethod
     def from_env(cls, data_dir: Path) -> Settings:
@@ -72,6 +108,7 @@ class Settings:
             max_upload_bytes=_mb("VOICEBOX_MAX_UPLOAD_MB", "50"),
             max_import_bytes=_mb("VOICEBOX_MAX_IMPORT_MB", "100"),
             max_body_bytes=_mb("VOICEBOX_MAX_BODY_MB", "8"),
+            forwarded_allow_ips=_proxies(os.environ.get("VOICEBOX_FORWARDED_ALLOW_IPS", "")),
         )
 
 
@@ -177,7 +214,7 @@ class ServerState:
                 folder.mkdir(parents=True, exist_ok=True)
             with tempfile.TemporaryFile(dir=data):
                 pass
-            self.sessions = open_database(data / "voicebox.db")
+            self.sessions = open_database(data / DATABASE)
         except (OSError, SQLAlchemyError) as exc:
             raise StorageError(
                 f"data directory {str(data)!r} cannot be written ({storage_reason(exc)}); "

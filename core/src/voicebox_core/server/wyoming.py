@@ -11,14 +11,16 @@ engine queues and database: a profile saved through the HTTP API is a voice here
   engine's rate, sentence by sentence as each is synthesised.
 - Streaming: ``SynthesizeStart`` / ``SynthesizeChunk`` / ``SynthesizeStop``: each sentence
   is spoken as soon as its text is complete, then ``SynthesizeStopped``.
-- A request that cannot be served is an ``Error`` event that says what to fix; the
-  connection and the server go on.
+- A request that cannot be served, or an event that is malformed (not JSON, no ``text``,
+  empty text, an unknown type), is an ``Error`` event that says what to fix; the connection
+  and the server go on.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import os
 import re
@@ -31,6 +33,7 @@ from wyoming.audio import AudioChunk, AudioStart, AudioStop
 from wyoming.error import Error
 from wyoming.event import Event
 from wyoming.info import Attribution, Describe, Info, TtsProgram, TtsVoice
+from wyoming.ping import Ping, Pong
 from wyoming.server import AsyncEventHandler, AsyncServer
 from wyoming.tts import (
     Synthesize,
@@ -42,7 +45,12 @@ from wyoming.tts import (
 )
 
 from voicebox_core.config import EngineInfo
-from voicebox_core.errors import InvalidRequestError, UnknownVoiceError, VoiceboxError
+from voicebox_core.errors import (
+    EmptyTextError,
+    InvalidRequestError,
+    UnknownVoiceError,
+    VoiceboxError,
+)
 from voicebox_core.runtime.audio import encode_audio
 from voicebox_core.runtime.download import is_downloaded
 from voicebox_core.server.db import Profile
@@ -56,6 +64,63 @@ log = logging.getLogger("voicebox.wyoming")
 SAMPLES_PER_CHUNK = 1024
 #: A sentence is complete once its end mark is followed by white space (more text coming).
 _SENTENCE = re.compile(r".+?(?:[.!?…]+[\"')\]]*\s+|[。！？]+)", re.DOTALL)
+
+
+#: What each request needs in its ``data`` (a client that sends less gets an ``error``).
+_TEXT_EVENTS = ("synthesize", "synthesize-chunk")
+_VOICE_EVENTS = ("synthesize", "synthesize-start")
+_ANSWERED = ("describe", "synthesize", "synthesize-start", "synthesize-chunk", "synthesize-stop", "ping")
+
+
+async def _read_event(reader: asyncio.StreamReader) -> Event | str | None:
+    """The next event; a description of what is wrong with it when it is not one (the
+    library's reader would drop the connection); None once the client has gone."""
+    try:
+        line = await reader.readline()
+    except ValueError:  # longer than the reader's limit: the line is skipped
+        return "an event's header line is too long; send one line of JSON per event"
+    if not line:
+        return None
+    try:
+        header = json.loads(line)
+    except ValueError:
+        return "an event must be one line of JSON: {\"type\": ..., \"data\": {...}}"
+    if not isinstance(header, dict) or not isinstance(header.get("type"), str) or not header["type"]:
+        return "an event must be a JSON object with a 'type' string"
+    kind = header["type"]
+    data = header.get("data") or {}
+    lengths = [header.get("data_length") or 0, header.get("payload_length") or 0]
+    if not all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in lengths):
+        return f"{kind}: 'data_length' and 'payload_length' must be whole numbers of bytes"
+    try:
+        if lengths[0]:
+            extra = json.loads(await reader.readexactly(lengths[0]))
+            if not isinstance(extra, dict) or not isinstance(data, dict):
+                return f"{kind}: 'data' must be a JSON object"
+            data = {**data, **extra}
+        payload = await reader.readexactly(lengths[1]) if lengths[1] else None
+    except asyncio.IncompleteReadError:
+        return None
+    except ValueError:
+        return f"{kind}: the {lengths[0]} bytes of data after the header are not JSON"
+    if not isinstance(data, dict):
+        return f"{kind}: 'data' must be a JSON object"
+    return Event(type=kind, data=data, payload=payload)
+
+
+def _check(event: Event) -> None:
+    """Refuse an event this service cannot read, saying what it lacks."""
+    if event.type not in _ANSWERED:
+        raise InvalidRequestError(f"unknown event {event.type!r}; this text-to-speech service answers "
+                                  f"{', '.join(_ANSWERED)}")
+    if event.type in _TEXT_EVENTS and not isinstance(event.data.get("text"), str):
+        raise InvalidRequestError(f"{event.type} needs 'text': a string with the words to speak")
+    voice = event.data.get("voice")
+    if event.type in _VOICE_EVENTS and voice is not None and (
+            not isinstance(voice, dict)
+            or any(not isinstance(voice.get(key), str | None) for key in ("name", "language", "speaker"))):
+        raise InvalidRequestError(f"{event.type}: 'voice' must be an object with a 'name' or a "
+                                  "'language' string (see describe)")
 
 
 @dataclass(frozen=True)
@@ -145,13 +210,35 @@ class VoiceboxWyomingHandler(AsyncEventHandler):
         self.pending = ""
         self.stream_target: tuple[_Target, str | None] | None = None
 
+    async def run(self) -> None:
+        """The library's loop, except that what is not a Wyoming event is answered with an
+        ``error`` (the library's reader drops the connection) and the connection goes on."""
+        self._is_running = True
+        try:
+            while self._is_running:
+                event = await _read_event(self.reader)
+                if event is None:
+                    break
+                if isinstance(event, str):
+                    await self.write_event(Error(text=event, code="InvalidRequestError").event())
+                elif not await self.handle_event(event):
+                    break
+        finally:
+            await self.disconnect()
+            self.writer.close()
+
     async def handle_event(self, event: Event) -> bool:
         try:
+            _check(event)
             if Describe.is_type(event.type):
                 await self.write_event(describe(self.state).event())
+            elif Ping.is_type(event.type):
+                await self.write_event(Pong(text=Ping.from_event(event).text).event())
             elif Synthesize.is_type(event.type):
                 if not self.streaming:  # inside a stream it only repeats the text, for old servers
                     request = Synthesize.from_event(event)
+                    if not request.text.strip():
+                        raise EmptyTextError("synthesize: 'text' is empty; send the words to speak")
                     target, language = self._resolve(request.voice)
                     await self._speak(target, language, request.text)
             elif SynthesizeStart.is_type(event.type):
@@ -275,7 +362,7 @@ def run(args: Any) -> int:
 
     from voicebox_core.registry import Registry
     from voicebox_core.runtime.paths import data_dir as default_data_dir
-    from voicebox_core.server.main import lock_data_dir
+    from voicebox_core.server.datadir import lock_data_dir
     from voicebox_core.server.services.generation import recover
     from voicebox_core.server.state import ServerState, Settings
 

@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import FileResponse, StreamingResponse
 
-from voicebox_core.server.routes._deps import get_state
+from voicebox_core.server.routes._deps import attachment, get_state
 from voicebox_core.server.schemas import GenerateBody
 from voicebox_core.server.services import generation, history, profiles, speech
 from voicebox_core.server.state import ServerState
@@ -63,4 +63,4 @@ def audio(generation_id: str, state: ServerState = Depends(get_state)) -> FileRe
 @router.get("/samples/{sample_id}", response_class=FileResponse, responses=WAV)
 def sample_audio(sample_id: str, state: ServerState = Depends(get_state)) -> FileResponse:
     return FileResponse(profiles.sample_path(state, sample_id), media_type="audio/wav",
-                        filename=f"sample_{sample_id}.wav")
+                        headers=attachment(f"sample_{sample_id}.wav"))

@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import FileResponse
 
-from voicebox_core.server.routes._deps import get_state
+from voicebox_core.server.routes._deps import attachment, get_state
 from voicebox_core.server.services import history
 from voicebox_core.server.state import ServerState
 
@@ -47,4 +47,4 @@ async def delete(generation_id: str, state: ServerState = Depends(get_state)) ->
             responses={200: {"content": {"audio/wav": {}}}})
 def export_audio(generation_id: str, state: ServerState = Depends(get_state)) -> FileResponse:
     path, filename = history.export_audio(state, generation_id)
-    return FileResponse(path, media_type="audio/wav", filename=filename)
+    return FileResponse(path, media_type="audio/wav", headers=attachment(filename))

@@ -15,9 +15,9 @@ from voicebox_core.server.state import ServerState
 router = APIRouter(prefix="/v1", tags=["openai"])
 
 
-@router.post("/audio/speech", response_model=None,
-             responses={200: {"content": {"audio/mpeg": {}, "audio/opus": {}, "audio/wav": {}, "audio/flac": {},
-                                          "audio/pcm": {}, "text/event-stream": {}}}})
+@router.post("/audio/speech", response_model=None, response_class=Response,
+             responses={200: {"content": {**{media: {} for media in speech.SPEECH_FORMATS.values()},
+                                          "text/event-stream": {}}}})
 async def create_speech(body: SpeechBody, http: Request, state: ServerState = Depends(get_state)) -> Response:
     if body.stream_format == "sse":
         events, close = await speech.speech_sse(state, body, http)

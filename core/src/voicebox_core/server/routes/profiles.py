@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, File, Form, Response, UploadFile
 from fastapi.responses import FileResponse
 
 from voicebox_core.errors import InvalidRequestError
-from voicebox_core.server.routes._deps import get_state, read_upload
+from voicebox_core.server.routes._deps import attachment, get_state, read_upload
 from voicebox_core.server.schemas import EffectsBody, ProfileBody, ProfileUpdate, SampleUpdate
 from voicebox_core.server.services import archive, avatars, profiles
 from voicebox_core.server.state import ServerState
@@ -115,8 +115,7 @@ def delete_avatar(profile_id: str, state: ServerState = Depends(get_state)) -> d
             responses={200: {"content": {"application/zip": {}}}})
 def export(profile_id: str, state: ServerState = Depends(get_state)) -> Response:
     data, filename = archive.export_profile(state, profile_id)
-    return Response(data, media_type="application/zip",
-                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+    return Response(data, media_type="application/zip", headers=attachment(filename))
 
 
 @router.put("/{profile_id}/effects")

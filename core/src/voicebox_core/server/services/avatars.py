@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from voicebox_core.errors import InvalidRequestError, NotFoundError, PayloadTooLargeError
+from voicebox_core.runtime.files import atomic_file
 from voicebox_core.server.db import now
 from voicebox_core.server.services import profiles
 from voicebox_core.server.state import ServerState
@@ -52,9 +53,8 @@ def store(state: ServerState, profile_id: str, data: bytes, session: Any) -> Pat
     """Write the avatar for a profile in ``session`` (not committed); returns the new file."""
     encoded, suffix = _normalised(state, data)
     target = state.avatars_dir / f"{profile_id}-{now().strftime('%Y%m%d%H%M%S%f')}{suffix}"
-    tmp = target.with_suffix(target.suffix + ".part")
-    tmp.write_bytes(encoded)
-    tmp.replace(target)
+    with atomic_file(target) as handle:
+        handle.write(encoded)
     profile = profiles.load(session, profile_id)
     profile.avatar_path = state.stored(target)
     profile.updated_at = now()

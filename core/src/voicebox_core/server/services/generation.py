@@ -33,7 +33,7 @@ from voicebox_core.runtime.download import check_obtainable, is_downloaded
 from voicebox_core.server.db import Generation, Profile
 from voicebox_core.server.schemas import GenerateBody
 from voicebox_core.server.services import models, profiles, settings
-from voicebox_core.server.state import STORAGE_ERRNOS, Job, ServerState, Ticket, storage_reason
+from voicebox_core.server.state import Job, ServerState, Ticket, storage_failure
 from voicebox_core.synthesis import SynthesisRequest, Voice
 
 __all__ = ["ACTIVE", "cancel", "recover", "regenerate", "request_of", "retry", "row", "start",
@@ -292,9 +292,9 @@ async def _run(state: ServerState, job: Job, resolved: Resolved, ticket: Ticket,
         target.unlink(missing_ok=True)
         if isinstance(exc, VoiceboxError):
             message = str(exc)
-        elif isinstance(exc, OSError) and exc.errno in STORAGE_ERRNOS:
-            message = (f"the server cannot write to {str(exc.filename or state.audio_dir)!r} "
-                       f"({storage_reason(exc)}); nothing was saved: free space, then retry")
+        elif (failure := storage_failure(exc, state.settings.data_dir)) is not None:
+            message = (f"the server cannot write to {failure[0]!r} ({failure[1]}); nothing was "
+                       "saved: free space, then retry")
         else:
             log.exception("generation %s failed", job.generation_id)
             message = f"{type(exc).__name__}: {exc}"

@@ -31,8 +31,9 @@ T = TypeVar("T")
 __all__ = ["SPEECH_FORMATS", "ClosingStream", "open_stream", "speech", "speech_request", "speech_sse",
            "wav_header"]
 
+#: OpenAI's six formats, each with its media type.
 SPEECH_FORMATS = {"wav": "audio/wav", "flac": "audio/flac", "pcm": "audio/pcm", "mp3": "audio/mpeg",
-                  "opus": "audio/opus"}
+                  "opus": "audio/opus", "aac": "audio/aac"}
 
 
 class ClosingStream(StreamingResponse):
