@@ -199,6 +199,15 @@ def test_cli_list_with_good_and_broken_plugins(broken_site: Path) -> None:
     assert {f["plugin"] for f in listing["failed"]} == set(BROKEN)
 
 
+def test_cli_list_with_only_a_broken_plugin_does_not_say_none_is_installed(broken_site: Path) -> None:
+    name = next(iter(BROKEN))
+    result = _cli("engines", "list", site=broken_site, VOICEBOX_PLUGINS=name)
+    assert result.returncode == 0, result.stderr
+    assert "No engines installed" not in result.stdout
+    assert "No engine loaded: 1 installed plugin(s) failed to load" in result.stdout
+    assert f"{name} (" in result.stdout
+
+
 def test_cli_doctor_explains_and_fails(broken_site: Path) -> None:
     result = _cli("engines", "doctor", site=broken_site)
     assert result.returncode == 1
