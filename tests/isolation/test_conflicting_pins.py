@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -40,16 +41,21 @@ def pinned(tmp_path_factory: pytest.TempPathFactory, core_wheel: Path) -> dict[s
     data = tmp_path_factory.mktemp("pins-data")
     hub = data / "hub"
     seconds, env = {}, {}
+    wheelhouse = Path(os.environ.get("VOICEBOX_WHEELHOUSE", ROOT / "wheelhouse"))
     for plugin in PLUGINS:
         started = time.perf_counter()
-        # no --with torchaudio: the installer repairs it inside the environment it makes
-        done = voicebox("engines", "install", str(plugin), "--isolated", "-c", str(CONSTRAINTS), "--core",
+        # by name from the wheelhouse, as from an index (a folder where there is none); no
+        # --with torchaudio: the installer repairs it inside the environment it makes
+        name, source = (plugin.name, ["--find-links", str(wheelhouse)]) if (wheelhouse / "simple").is_dir() \
+            else (str(plugin), [])
+        done = voicebox("engines", "install", name, *source, "--isolated", "-c", str(CONSTRAINTS), "--core",
                         str(core_wheel), "--with", "pytest>=8",
                         env={"VOICEBOX_DATA_DIR": str(data)}, timeout=1800)
         assert done.returncode == 0, done.stderr[-3000:]
         seconds[plugin.name] = round(time.perf_counter() - started, 1)
+        distribution = re.search(r'(?m)^name = "([^"]+)"', (plugin / "pyproject.toml").read_text()).group(1)  # type: ignore[union-attr]
         record = [e for e in (data / "engines").iterdir() if (e / "voicebox-env.json").is_file()
-                  and json.loads((e / "voicebox-env.json").read_text())["requirement"] == str(plugin)]
+                  and json.loads((e / "voicebox-env.json").read_text())["distribution"] == distribution]
         python = record[0] / "venv" / "bin" / "python"
         made = subprocess.run([str(python), "-c", BUILD, str(plugin / "tests"), str(hub)], capture_output=True,
                               text=True, timeout=900, env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"})
