@@ -279,6 +279,9 @@ class Registry:
         self._isolated: dict[str, Any] = {}  # engine -> IsolatedEnv
         self._routed: set[str] = set()  # engines whose backend was handed in (route)
         self._lock = threading.Lock()
+        #: Run each in-process engine on a thread of its own (voicebox_core.threads): what a
+        #: long-lived server sets, so memory freed by one request serves the next.
+        self.engine_threads = False
         self._pm = pluggy.PluginManager(hookspecs.PROJECT_NAME)
         self._pm.add_hookspecs(hookspecs)
 
@@ -497,6 +500,10 @@ class Registry:
                         f"engine {engine!r} declares Capabilities(streaming=True), but backend "
                         f"{type(backend).__name__} has no generate_stream (voicebox_core.StreamingBackend)"
                     )
+                if self.engine_threads:
+                    from voicebox_core.threads import EngineThread, ThreadedBackend
+
+                    backend = ThreadedBackend(backend, EngineThread(engine))
                 self._backends[engine] = backend
         return backend
 
