@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 from fastapi.testclient import TestClient
+import voicebox_core as vb
 from voicebox_core.server import create_app
 
 REFERENCE = "reference"
@@ -422,7 +423,7 @@ def test_speech_voice_by_profile_name_or_id(client: TestClient) -> None:
         response = client.post("/v1/audio/speech", json={"model": REFERENCE, "input": "Hi.",
                                                          "voice": voice, "response_format": "wav"})
         assert response.status_code == 200
-    bad = client.post("/v1/audio/speech", json={"model": REFERENCE, "input": "Hi.", "voice": "alloy"})
+    bad = client.post("/v1/audio/speech", json={"model": REFERENCE, "input": "Hi.", "voice": "no-such-voice"})
     assert bad.status_code == 404 and "Deep" in bad.json()["detail"] and "low" in bad.json()["detail"]
     ogg = client.post("/v1/audio/speech", json={"model": REFERENCE, "input": "Hi.", "response_format": "ogg"})
     assert ogg.status_code == 422 and "response_format" in ogg.json()["detail"]  # not one of OpenAI's six
@@ -436,6 +437,72 @@ def test_v1_listings_show_what_can_be_generated_now(client: TestClient) -> None:
     voices = client.get("/v1/audio/voices").json()["voices"]
     assert {"low", "high"} <= {v["id"] for v in voices} and "tone" not in {v["id"] for v in voices}
     assert "tone" in {v["id"] for v in client.get("/v1/audio/voices?all=true").json()["voices"]}
+
+
+def test_openai_model_and_voice_names_mean_installed_ones(client: TestClient) -> None:
+    """What agent frameworks send (tts-1, gpt-4o-mini-tts; alloy, nova...) reaches an installed
+    model and voice; /engines and /v1/audio/voices say what each means."""
+    table = client.get("/engines").json()["openai_aliases"]
+    assert set(table["models"]) == {"tts-1", "tts-1-hd", "gpt-4o-mini-tts"}
+    target = table["models"]["tts-1"]
+    engine = client.get(f"/v1/models/{target}").json()["engine"]
+    presets = {v["voice_id"] for e in client.get("/engines").json()["engines"] if e["name"] == engine
+               for v in e["preset_voices"]}
+    assert {"alloy", "ash", "coral", "echo", "fable", "nova", "onyx", "sage", "shimmer"} <= set(table["voices"])
+    assert set(table["voices"].values()) <= presets
+    for model, voice in (("tts-1", "alloy"), ("gpt-4o-mini-tts", "nova"), ("tts-1-hd", "onyx")):
+        response = client.post("/v1/audio/speech", json={"model": model, "input": "Hello there.", "voice": voice,
+                                                         "response_format": "wav"})
+        assert response.status_code == 200, response.text
+    listed = {m["id"]: m for m in client.get("/v1/models").json()["data"]}
+    assert listed["tts-1"]["alias_of"] == target
+    voices = {v["id"]: v for v in client.get("/v1/audio/voices").json()["voices"]}
+    assert voices["alloy"]["kind"] == "alias" and voices["alloy"]["alias_of"] == table["voices"]["alloy"]
+
+
+def test_pcm_and_sse_audio_are_24khz_as_openai_clients_play_them(client: TestClient) -> None:
+    """OpenAI documents raw PCM as 24 kHz 16-bit mono and every client plays it so: the same
+    speech as pcm, as SSE deltas and as a wav (the engine's own 16 kHz) lasts the same."""
+    import base64
+    import io
+    import json
+
+    import soundfile as sf
+
+    body = {"model": "reference-16k", "input": "Hello there. How are you today?", "voice": "low", "seed": 5}
+    wav = client.post("/v1/audio/speech", json={**body, "response_format": "wav"})
+    native = len(wav.content[44:]) / 2 / 16000
+    assert wav.headers["x-sample-rate"] == "16000"
+    pcm = client.post("/v1/audio/speech", json={**body, "response_format": "pcm"})
+    assert pcm.headers["x-sample-rate"] == "24000" and pcm.headers["content-type"] == "audio/pcm"
+    assert abs(len(pcm.content) / 2 / 24000 / native - 1) < 0.02
+    sse = client.post("/v1/audio/speech", json={**body, "response_format": "pcm", "stream_format": "sse"})
+    events = [json.loads(line[6:]) for line in sse.text.splitlines() if line.startswith("data: ")]
+    audio = b"".join(base64.b64decode(e["audio"]) for e in events if e["type"] == "speech.audio.delta")
+    assert events[-1]["type"] == "speech.audio.done" and abs(len(audio) / 2 / 24000 / native - 1) < 0.02
+    chosen = client.post("/v1/audio/speech", json={**body, "response_format": "pcm", "sample_rate": 16000})
+    assert chosen.headers["x-sample-rate"] == "16000" and abs(len(chosen.content) / 2 / 16000 / native - 1) < 0.02
+    assert client.post("/v1/audio/speech", json={**body, "response_format": "pcm", "sample_rate": 100}).status_code == 422
+    assert sf.info(io.BytesIO(wav.content)).samplerate == 16000
+
+
+def test_operators_choose_what_openai_names_mean(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("VOICEBOX_OPENAI_MODEL", "reference-24k")
+    monkeypatch.setenv("VOICEBOX_OPENAI_VOICES", '{"alloy": "high", "nova": "Deep"}')
+    with TestClient(create_app(tmp_path)) as client:
+        client.post("/profiles", json={"name": "Deep", "voice_type": "preset", "preset_engine": REFERENCE,
+                                       "preset_voice_id": "low"})
+        table = client.get("/engines").json()["openai_aliases"]
+        assert table["models"]["tts-1"] == "reference-24k" and table["voices"]["alloy"] == "high"
+        for voice in ("alloy", "nova"):
+            response = client.post("/v1/audio/speech", json={"model": "tts-1", "input": "Hi there.", "voice": voice,
+                                                             "response_format": "wav"})
+            assert response.status_code == 200, response.text
+        # a real model or voice of that name would win; an unknown one is still a 404
+        assert client.post("/v1/audio/speech", json={"model": "tts-2", "input": "Hi."}).status_code == 404
+    monkeypatch.setenv("VOICEBOX_OPENAI_VOICES", "{not json")
+    with pytest.raises(vb.InvalidRequestError, match="VOICEBOX_OPENAI_VOICES is not valid JSON"):
+        create_app(tmp_path / "other")
 
 
 # -- security ------------------------------------------------------------------------------

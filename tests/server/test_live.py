@@ -23,8 +23,11 @@ def test_openai_package_speaks_through_the_server(live: LiveServers, tmp_path: P
     mp3 = client.audio.speech.create(model="reference-24k", voice="low", input="Default format.")
     assert len(mp3.content) > 100
     assert "reference-16k" in {m.id for m in client.models.list()}
-    with pytest.raises(openai.NotFoundError, match="unknown voice 'alloy'"):
-        client.audio.speech.create(model="reference", voice="alloy", input="x")
+    with pytest.raises(openai.NotFoundError, match="unknown voice 'no-such-voice'"):
+        client.audio.speech.create(model="reference", voice="no-such-voice", input="x")
+    # OpenAI's own names reach installed ones; raw pcm is 24 kHz 16-bit mono, as OpenAI sends it
+    pcm = client.audio.speech.create(model="tts-1", voice="alloy", input="Hello there.", response_format="pcm")
+    assert pcm.response.headers["x-sample-rate"] == "24000" and len(pcm.content) % 2 == 0
     with pytest.raises(openai.UnprocessableEntityError, match="text is empty"):
         client.audio.speech.create(model="reference", voice="low", input=" ")
 

@@ -245,6 +245,41 @@ def encode_audio(audio: np.ndarray, sample_rate: int, fmt: str = "wav") -> bytes
     return buffer.getvalue()
 
 
+class PcmStream:
+    """Raw 16-bit mono PCM at ``target`` Hz from float32 chunks at ``source`` Hz, resampled as
+    one signal (no seam at chunk edges) by FFmpeg's resampler through PyAV; the same rate
+    passes through untouched."""
+
+    def __init__(self, source: int, target: int) -> None:
+        self.source, self.target = source, target
+        self._resampler = None
+        self._pts = 0
+        if source != target:
+            import av
+
+            self._resampler = av.AudioResampler(format="s16", layout="mono", rate=target)
+
+    def _frames(self, frame: object) -> bytes:
+        assert self._resampler is not None
+        return b"".join(f.to_ndarray().astype("<i2").tobytes() for f in self._resampler.resample(frame))
+
+    def push(self, audio: np.ndarray) -> bytes:
+        if self._resampler is None:
+            return encode_audio(audio, self.source, "pcm")
+        import av
+
+        chunk = np.ascontiguousarray(np.clip(audio, -1, 1), dtype=np.float32).reshape(1, -1)
+        frame = av.AudioFrame.from_ndarray(chunk, format="flt", layout="mono")
+        frame.sample_rate = self.source
+        frame.pts = self._pts
+        self._pts += chunk.shape[1]
+        return self._frames(frame)
+
+    def flush(self) -> bytes:
+        """What the resampler still holds (call once, at the end)."""
+        return self._frames(None) if self._resampler is not None else b""
+
+
 def save_audio(path: str | os.PathLike[str], audio: np.ndarray, sample_rate: int) -> Path:
     """Write audio atomically (a temporary file beside the target, then a rename), with the
     permissions the umask gives."""

@@ -194,5 +194,8 @@ class SpeechBody(BaseModel):
     speed: float = Field(default=1.0, json_schema_extra={"minimum": 0.25, "maximum": 4.0})
     instructions: str | None = Field(default=None, max_length=2000)
     stream_format: Literal["audio", "sse"] = "audio"
+    #: Rate of ``pcm`` and of SSE audio (ours: OpenAI's is always 24 kHz, the default); the
+    #: engine's own rate is in ``X-Sample-Rate`` of any response and in /v1/models.
+    sample_rate: int | None = Field(default=None, json_schema_extra={"minimum": 8000, "maximum": 48000})
     language: str | None = Field(default=None, max_length=16, json_schema_extra=LANGUAGE)
     seed: Seed | None = None

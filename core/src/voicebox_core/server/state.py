@@ -207,6 +207,9 @@ class ServerState:
     watchers: dict[str, set[asyncio.Event]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        from voicebox_core.server.services.aliases import check_configuration
+
+        check_configuration()  # the operator's OpenAI aliases, read at start
         # One thread per engine, so its memory is reused (voicebox_core.threads);
         # VOICEBOX_ENGINE_THREADS=0 restores the shared pool (for comparison).
         self.registry.engine_threads = os.environ.get("VOICEBOX_ENGINE_THREADS", "1") != "0"

@@ -16,6 +16,7 @@ from voicebox_core.runtime.device import accelerator
 from voicebox_core.runtime.download import is_downloaded
 from voicebox_core.runtime.languages import language_labels
 from voicebox_core.server.routes._deps import get_state
+from voicebox_core.server.services import aliases
 from voicebox_core.server.state import ServerState
 
 router = APIRouter(tags=["meta"])
@@ -78,6 +79,8 @@ async def engines(deep: bool = Query(False, description="also import each engine
         "failed": [{"plugin": f.name, "distribution": f.distribution, "version": f.version,
                     "stage": f.stage, "error": f.error, "hint": f.hint}
                    for f in state.registry.failures],
+        # What OpenAI's model and voice names mean here (VOICEBOX_OPENAI_MODEL, _VOICES).
+        "openai_aliases": aliases.aliases(state.registry).as_dict(),
     }
 
 

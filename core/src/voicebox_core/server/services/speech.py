@@ -20,15 +20,15 @@ from starlette.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
 
 from voicebox_core.errors import GenerationCancelledError, InvalidRequestError, UnknownVoiceError
-from voicebox_core.runtime.audio import change_speed, encode_audio
+from voicebox_core.runtime.audio import PcmStream, change_speed, encode_audio
 from voicebox_core.server.schemas import SpeechBody
-from voicebox_core.server.services import models, profiles
+from voicebox_core.server.services import aliases, models, profiles
 from voicebox_core.server.state import ServerState
 from voicebox_core.synthesis import Synthesis, SynthesisRequest, Voice
 
 T = TypeVar("T")
 
-__all__ = ["SPEECH_FORMATS", "ClosingStream", "open_stream", "speech", "speech_request", "speech_sse",
+__all__ = ["OPENAI_PCM_RATE", "SPEECH_FORMATS", "ClosingStream", "open_stream", "speech", "speech_request", "speech_sse",
            "wav_header"]
 
 #: OpenAI's six formats, each with its media type.
@@ -60,8 +60,12 @@ def wav_header(sample_rate: int) -> bytes:
             b"data" + struct.pack("<I", unknown))
 
 
+#: OpenAI's raw PCM: 24 kHz, 16-bit, mono, what every client of its API assumes.
+OPENAI_PCM_RATE = 24000
+
+
 async def open_stream(state: ServerState, request: SynthesisRequest, with_header: bool = True,
-                      speed: float = 1.0, http: Request | None = None
+                      speed: float = 1.0, http: Request | None = None, pcm_rate: int | None = None
                       ) -> tuple[AsyncIterator[bytes], Callable[[], Any]]:
     """Admit, load and speak the first chunk now; return the byte stream and its closer.
 
@@ -114,14 +118,18 @@ async def open_stream(state: ServerState, request: SynthesisRequest, with_header
     async def body() -> AsyncIterator[bytes]:
         if with_header:
             yield wav_header(rate)
+        pcm = PcmStream(rate, pcm_rate or rate)  # one signal across chunks: no seam at their edges
         item: tuple[Any, int] | BaseException | None = first
         while item is not None:
             if isinstance(item, BaseException):
                 if isinstance(item, GenerationCancelledError):
                     return
                 raise item  # mid-stream engine failure: the stream ends short, logged
-            yield encode_audio(change_speed(item[0], speed), rate, "pcm")
+            if data := pcm.push(change_speed(item[0], speed)):
+                yield data
             item = await chunks.get()
+        if tail := pcm.flush():
+            yield tail
 
     async def close() -> None:
         nonlocal stopping
@@ -166,20 +174,26 @@ async def until_disconnected(request: Request, work: Callable[[Callable[[], bool
 
 
 def speech_request(state: ServerState, body: SpeechBody) -> SynthesisRequest:
-    model = state.registry.model(body.model)
+    model_name = aliases.model_of(state.registry, body.model)  # tts-1, gpt-4o-mini-tts...
+    model = state.registry.model(model_name)
     engine = state.registry.engine(model.engine)
     if body.response_format not in SPEECH_FORMATS:
         raise InvalidRequestError(f"response_format {body.response_format!r} is not available; "
                                   f"use one of: {', '.join(SPEECH_FORMATS)}")
     if not 0.25 <= body.speed <= 4.0:
         raise InvalidRequestError(f"speed {body.speed} is out of range; use 0.25 to 4.0")
+    if body.sample_rate is not None and not 8000 <= body.sample_rate <= 48000:
+        raise InvalidRequestError(f"sample_rate {body.sample_rate} is out of range; use 8000 to 48000 "
+                                  f"(or leave it out: {OPENAI_PCM_RATE} Hz, as OpenAI sends pcm)")
     voice: Voice | None = None
-    model_name = body.model
     if body.voice:
-        if engine.preset(body.voice) is not None:
-            voice = Voice.preset(body.voice)
+        wanted = body.voice
+        if engine.preset(wanted) is None and profiles.find(state, wanted) is None:
+            wanted = aliases.voice_of(state.registry, model.model_name, wanted) or wanted  # alloy, nova...
+        if engine.preset(wanted) is not None:
+            voice = Voice.preset(wanted)
         else:
-            profile = profiles.find(state, body.voice)
+            profile = profiles.find(state, wanted)
             if profile is None:
                 names = [v.voice_id for v in engine.preset_voices] + [p["name"] for p in profiles.list_all(state)]
                 raise UnknownVoiceError(body.voice, engine.name, names)
@@ -208,7 +222,8 @@ async def speech_sse(state: ServerState, body: SpeechBody,
                      http: Request | None = None) -> tuple[AsyncIterator[str], Callable[[], Any]]:
     """OpenAI's ``stream_format=sse``: base64 PCM deltas, then a done event."""
     request = speech_request(state, body)
-    stream, close = await open_stream(state, request, with_header=False, speed=body.speed, http=http)
+    stream, close = await open_stream(state, request, with_header=False, speed=body.speed, http=http,
+                                      pcm_rate=body.sample_rate or OPENAI_PCM_RATE)
 
     async def events() -> AsyncIterator[str]:
         async for pcm in stream:
