@@ -486,6 +486,29 @@ def test_pcm_and_sse_audio_are_24khz_as_openai_clients_play_them(client: TestCli
     assert sf.info(io.BytesIO(wav.content)).samplerate == 16000
 
 
+@pytest.mark.parametrize("fmt", ["mp3", "opus", "aac", "flac", "wav"])
+def test_sse_deltas_are_the_requested_format(client: TestClient, fmt: str) -> None:
+    """As OpenAI sends them and LiveKit's plugin decodes them: the deltas joined are one file
+    of the requested format (decoded here by FFmpeg through PyAV, as LiveKit does), as long as
+    the engine's own audio."""
+    import base64
+    import io
+    import json
+
+    import av
+
+    body = {"model": "reference-16k", "input": "Hello there. How are you today?", "voice": "low", "seed": 5}
+    native = len(client.post("/v1/audio/speech", json={**body, "response_format": "wav"}).content[44:]) / 2 / 16000
+    sse = client.post("/v1/audio/speech", json={**body, "response_format": fmt, "stream_format": "sse"})
+    assert sse.status_code == 200 and sse.headers["content-type"].startswith("text/event-stream")
+    events = [json.loads(line[6:]) for line in sse.text.splitlines() if line.startswith("data: ")]
+    data = b"".join(base64.b64decode(e["audio"]) for e in events if e["type"] == "speech.audio.delta")
+    with av.open(io.BytesIO(data)) as container:
+        frames = list(container.decode(audio=0))
+    seconds = sum(f.samples for f in frames) / frames[0].sample_rate
+    assert abs(seconds - native) < 0.1, (fmt, seconds, native)  # codecs' own padding aside
+
+
 def test_operators_choose_what_openai_names_mean(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("VOICEBOX_OPENAI_MODEL", "reference-24k")
     monkeypatch.setenv("VOICEBOX_OPENAI_VOICES", '{"alloy": "high", "nova": "Deep"}')

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import struct
 from pathlib import Path
 
 import numpy as np
@@ -245,15 +246,24 @@ def encode_audio(audio: np.ndarray, sample_rate: int, fmt: str = "wav") -> bytes
     return buffer.getvalue()
 
 
+def wav_header(sample_rate: int) -> bytes:
+    """A 16-bit mono WAV header of unknown length (sizes 0xFFFFFFFF), for streaming."""
+    unknown = 0xFFFFFFFF
+    return (b"RIFF" + struct.pack("<I", unknown) + b"WAVEfmt " +
+            struct.pack("<IHHIIHH", 16, 1, 1, sample_rate, sample_rate * 2, 2, 16) +
+            b"data" + struct.pack("<I", unknown))
+
+
 class PcmStream:
     """Raw 16-bit mono PCM at ``target`` Hz from float32 chunks at ``source`` Hz, resampled as
     one signal (no seam at chunk edges) by FFmpeg's resampler through PyAV; the same rate
     passes through untouched."""
 
-    def __init__(self, source: int, target: int) -> None:
+    def __init__(self, source: int, target: int, header: bool = False) -> None:
         self.source, self.target = source, target
         self._resampler = None
         self._pts = 0
+        self._header = header  # a WAV header of unknown length first (a streamed .wav)
         if source != target:
             import av
 
@@ -264,8 +274,11 @@ class PcmStream:
         return b"".join(f.to_ndarray().astype("<i2").tobytes() for f in self._resampler.resample(frame))
 
     def push(self, audio: np.ndarray) -> bytes:
+        head = b""
+        if self._header:
+            head, self._header = wav_header(self.target), False
         if self._resampler is None:
-            return encode_audio(audio, self.source, "pcm")
+            return head + encode_audio(audio, self.source, "pcm")
         import av
 
         chunk = np.ascontiguousarray(np.clip(audio, -1, 1), dtype=np.float32).reshape(1, -1)
@@ -273,11 +286,81 @@ class PcmStream:
         frame.sample_rate = self.source
         frame.pts = self._pts
         self._pts += chunk.shape[1]
-        return self._frames(frame)
+        return head + self._frames(frame)
 
     def flush(self) -> bytes:
         """What the resampler still holds (call once, at the end)."""
         return self._frames(None) if self._resampler is not None else b""
+
+
+class _Collected(io.RawIOBase):
+    """A write-only, unseekable file whose bytes are taken as they come (a stream's output)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._data = bytearray()
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: bytes) -> int:  # type: ignore[override]
+        self._data += data
+        return len(data)
+
+    def take(self) -> bytes:
+        data, self._data = bytes(self._data), bytearray()
+        return data
+
+
+#: Streamed formats: (FFmpeg muxer, encoder).
+_STREAMED = {"mp3": ("mp3", "libmp3lame"), "opus": ("ogg", "libopus"), "aac": ("adts", "aac"), "flac": ("flac", "flac")}
+
+
+class EncodedStream:
+    """``mp3``, ``opus`` (Ogg), ``aac`` (ADTS) or ``flac`` made as the audio comes, by FFmpeg's
+    encoders and muxers through PyAV: each push returns the bytes that are ready, and the
+    pieces joined are one valid file (what OpenAI's SSE deltas carry)."""
+
+    def __init__(self, fmt: str, sample_rate: int) -> None:
+        import av
+
+        muxer, codec = _STREAMED[fmt]
+        self._sink = _Collected()
+        self._container = av.open(self._sink, "w", format=muxer)
+        rate = next((r for r in OPUS_RATES if r >= sample_rate), OPUS_RATES[-1]) if fmt == "opus" else sample_rate
+        self._stream = self._container.add_stream(codec, rate=rate, layout="mono")
+        if fmt in ("mp3", "aac"):
+            self._stream.bit_rate = AAC_KBIT_S * 1000
+        self._rate = sample_rate
+
+    def push(self, audio: np.ndarray) -> bytes:
+        import av
+
+        frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(np.clip(audio, -1, 1), dtype=np.float32).reshape(1, -1),
+                                           format="flt", layout="mono")
+        frame.sample_rate = self._rate
+        for packet in self._stream.encode(frame):
+            self._container.mux(packet)
+        return self._sink.take()
+
+    def flush(self) -> bytes:
+        for packet in self._stream.encode(None):
+            self._container.mux(packet)
+        self._container.close()
+        return self._sink.take()
+
+
+def stream_encoder(fmt: str, sample_rate: int, pcm_rate: int | None = None) -> PcmStream | EncodedStream:
+    """What turns chunks of one utterance into one stream of ``fmt``: raw PCM at ``pcm_rate``
+    (default the engine's), a WAV (a header of unknown length, then PCM at the engine's rate),
+    or an encoded format."""
+    if fmt == "pcm":
+        return PcmStream(sample_rate, pcm_rate or sample_rate)
+    if fmt == "wav":
+        return PcmStream(sample_rate, sample_rate, header=True)
+    if fmt not in _STREAMED:
+        raise GenerationError(f"format {fmt!r} cannot be streamed")
+    return EncodedStream(fmt, sample_rate)
 
 
 def save_audio(path: str | os.PathLike[str], audio: np.ndarray, sample_rate: int) -> Path:

@@ -27,7 +27,8 @@ async def create_speech(body: SpeechBody, http: Request, state: ServerState = De
         request = speech.speech_request(state, body)
         wav = body.response_format == "wav"  # a header says its rate: the engine's own
         rate = state.registry.model(request.model).sample_rate if wav else body.sample_rate or speech.OPENAI_PCM_RATE
-        stream, close = await speech.open_stream(state, request, wav, body.speed, http, None if wav else rate)
+        stream, close = await speech.open_stream(state, request, body.response_format, body.speed, http,
+                                                 None if wav else rate)
         return speech.ClosingStream(stream, close, media_type=speech.SPEECH_FORMATS[body.response_format],
                                     headers={"X-Sample-Rate": str(rate)})
     data, media_type = await speech.speech(state, body, http)

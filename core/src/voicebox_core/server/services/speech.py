@@ -20,7 +20,7 @@ from starlette.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
 
 from voicebox_core.errors import GenerationCancelledError, InvalidRequestError, UnknownVoiceError
-from voicebox_core.runtime.audio import PcmStream, change_speed, encode_audio
+from voicebox_core.runtime.audio import change_speed, encode_audio, stream_encoder, wav_header
 from voicebox_core.server.schemas import SpeechBody
 from voicebox_core.server.services import aliases, models, profiles
 from voicebox_core.server.state import ServerState
@@ -52,19 +52,11 @@ class ClosingStream(StreamingResponse):
                 await result
 
 
-def wav_header(sample_rate: int) -> bytes:
-    """A 16-bit mono WAV header of unknown length (sizes 0xFFFFFFFF), for streaming."""
-    unknown = 0xFFFFFFFF
-    return (b"RIFF" + struct.pack("<I", unknown) + b"WAVEfmt " +
-            struct.pack("<IHHIIHH", 16, 1, 1, sample_rate, sample_rate * 2, 2, 16) +
-            b"data" + struct.pack("<I", unknown))
-
-
 #: OpenAI's raw PCM: 24 kHz, 16-bit, mono, what every client of its API assumes.
 OPENAI_PCM_RATE = 24000
 
 
-async def open_stream(state: ServerState, request: SynthesisRequest, with_header: bool = True,
+async def open_stream(state: ServerState, request: SynthesisRequest, fmt: str = "wav",
                       speed: float = 1.0, http: Request | None = None, pcm_rate: int | None = None
                       ) -> tuple[AsyncIterator[bytes], Callable[[], Any]]:
     """Admit, load and speak the first chunk now; return the byte stream and its closer.
@@ -116,19 +108,17 @@ async def open_stream(state: ServerState, request: SynthesisRequest, with_header
     rate = first[1]
 
     async def body() -> AsyncIterator[bytes]:
-        if with_header:
-            yield wav_header(rate)
-        pcm = PcmStream(rate, pcm_rate or rate)  # one signal across chunks: no seam at their edges
+        encoder = stream_encoder(fmt, rate, pcm_rate)  # one signal across chunks: no seam at their edges
         item: tuple[Any, int] | BaseException | None = first
         while item is not None:
             if isinstance(item, BaseException):
                 if isinstance(item, GenerationCancelledError):
                     return
                 raise item  # mid-stream engine failure: the stream ends short, logged
-            if data := pcm.push(change_speed(item[0], speed)):
+            if data := encoder.push(change_speed(item[0], speed)):
                 yield data
             item = await chunks.get()
-        if tail := pcm.flush():
+        if tail := encoder.flush():
             yield tail
 
     async def close() -> None:
@@ -220,9 +210,10 @@ async def speech(state: ServerState, body: SpeechBody, http: Request) -> tuple[b
 
 async def speech_sse(state: ServerState, body: SpeechBody,
                      http: Request | None = None) -> tuple[AsyncIterator[str], Callable[[], Any]]:
-    """OpenAI's ``stream_format=sse``: base64 PCM deltas, then a done event."""
+    """OpenAI's ``stream_format=sse``: base64 deltas of the requested ``response_format`` (the
+    pieces joined are one file of it; pcm at 24 kHz), then a done event."""
     request = speech_request(state, body)
-    stream, close = await open_stream(state, request, with_header=False, speed=body.speed, http=http,
+    stream, close = await open_stream(state, request, body.response_format, speed=body.speed, http=http,
                                       pcm_rate=body.sample_rate or OPENAI_PCM_RATE)
 
     async def events() -> AsyncIterator[str]:
