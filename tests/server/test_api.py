@@ -314,6 +314,35 @@ def test_bad_generation_requests_are_4xx_and_store_nothing(client: TestClient, b
     assert list(client.app.state.voicebox.audio_dir.iterdir()) == []
 
 
+def test_an_engine_of_a_set_aside_plugin_is_a_404_naming_the_plugin(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A plugin whose metadata is rejected: its engine and model are 404s that say which
+    plugin failed and why, not "unknown engine; installed engines: ..." alone."""
+    import importlib_metadata
+    from voicebox_core.registry import Registry, engine_entry_points
+
+    (tmp_path / "set_aside_engine.py").write_text(
+        "import voicebox_core as vb\nVOICEBOX_API_VERSION = vb.API_VERSION\n"
+        "@vb.hookimpl\ndef voicebox_register_engines(register):\n"
+        "    register(vb.EngineInfo(name='mms_tts', display_name='MMS', backend='no_such_module:B',\n"
+        "        voice_kinds=('preset',), preset_voices=(vb.PresetVoice('v', 'V', 'en'),), default_voice='v',\n"
+        "        models=(vb.ModelConfig(model_name='mms-tts-eng', display_name='M', engine='mms_tts',\n"
+        "            hf_repo_id=None, bundled=True, sample_rate=16000, languages=('en',)),)))\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    broken = importlib_metadata.EntryPoint("mms_tts", "set_aside_engine", "voicebox.engines")
+    registry = Registry.discover([*engine_entry_points(), broken], isolated=False)
+    with TestClient(create_app(tmp_path / "data", registry)) as client:
+        for response in (client.post("/generate", json={"text": "hi", "engine": "mms_tts"}),
+                         client.post("/v1/audio/speech", json={"input": "hi", "model": "mms-tts-eng", "voice": "v"}),
+                         client.get("/v1/models/mms_tts")):
+            detail = response.json()["detail"]
+            assert response.status_code == 404, response.text
+            assert "plugin 'mms_tts'" in detail and "which provides it, was set aside" in detail, detail
+            assert "metadata failed: engine 'mms_tts': field 'backend' names module 'no_such_module'" in detail
+            assert "voicebox engines doctor" in detail and "GET /engines" in detail
+
+
 def test_over_limit_text_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("VOICEBOX_MAX_TEXT_CHARS", "50")
     with TestClient(create_app(tmp_path)) as client:
