@@ -144,7 +144,7 @@ def test_a_set_aside_engine_is_named_with_its_plugin_and_reason(with_broken: Pat
     assert "voicebox engines doctor" in message and "\n" not in message
     with pytest.raises(UnknownModelError, match="plugin 'backend_typo'"):
         registry.model("typo-model")
-    with pytest.raises(UnknownModelError, match="plugin 'duplicate_model'.*duplicate failed"):
+    with pytest.raises(UnknownModelError, match=r"plugin 'duplicate_model'.*duplicate failed"):
         registry.model("dupmodel")
     # Failed before registering: matched by its plugin (entry point) or distribution name.
     for name in ("import_error", "import-error", "voicebox-broken-import-error"):
