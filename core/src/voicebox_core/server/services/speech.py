@@ -120,7 +120,10 @@ async def open_stream(state: ServerState, request: SynthesisRequest, with_header
                 if isinstance(item, GenerationCancelledError):
                     return
                 raise item  # mid-stream engine failure: the stream ends short, logged
-            yield encode_audio(change_speed(item[0], speed), rate, "pcm")
+            if speed == 1.0:
+                yield encode_audio(item[0], rate, "pcm")  # a cast: quicker than a thread hop
+            else:
+                yield await asyncio.to_thread(_encoded, item[0], rate, speed, "pcm")
             item = await chunks.get()
 
     async def close() -> None:
@@ -200,8 +203,14 @@ async def speech(state: ServerState, body: SpeechBody, http: Request) -> tuple[b
             return await state.synthesizer.synthesize(request, stop=stop)
 
     result = await until_disconnected(http, work, cancel=state.remote(plan.engine.name))
-    audio = change_speed(result.audio, body.speed)
-    return encode_audio(audio, result.sample_rate, body.response_format), SPEECH_FORMATS[body.response_format]
+    # Encoding takes tens of milliseconds (mp3, opus): on the event loop, a burst of requests
+    # would hold every other request (and /health) for seconds.
+    data = await asyncio.to_thread(_encoded, result.audio, result.sample_rate, body.speed, body.response_format)
+    return data, SPEECH_FORMATS[body.response_format]
+
+
+def _encoded(audio: Any, sample_rate: int, speed: float, fmt: str) -> bytes:
+    return encode_audio(change_speed(audio, speed), sample_rate, fmt)
 
 
 async def speech_sse(state: ServerState, body: SpeechBody,
