@@ -34,11 +34,11 @@ PLANTED = {
 
 @pytest.fixture(scope="session")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The three fixture distributions, really installed (RECORD and all) into one folder."""
+    """The fixture distributions, really installed (RECORD and all) into one folder."""
     target = tmp_path_factory.mktemp("audit-site")
     subprocess.run(
         [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
-         "--target", str(target), *(str(FIXTURES / name) for name in ("planted", "helper", "clean"))],
+         "--target", str(target), *(str(FIXTURES / name) for name in ("planted", "helper", "clean", "lazylib", "lazyplugin"))],
         check=True, capture_output=True, timeout=120,
     )
     return target
@@ -102,6 +102,79 @@ def test_hook_file_holds_the_implied_directives(site: Path, old_numpy: Path) -> 
     assert '_add(collect_all("voicebox_audit_planted"))  # typeguard: ' in hook
     assert 'binaries += collect_dynamic_libs("voicebox_audit_helper")' in hook
     assert "torch_load x1 (first voicebox_audit_planted/hostile.py:16)" in hook
+
+
+#: PyInstaller's hook helper, as much of it as the hooks below call.
+FAKE_PYINSTALLER_HOOKS = """
+def copy_metadata(name):
+    folder = name.replace("-", "_") + "-1.0.0.dist-info"
+    return [("/site/" + folder, folder)]
+"""
+
+
+def _existing_hook(root: Path, body: str) -> None:
+    """PyInstaller (its hook helpers) and pyinstaller-hooks-contrib with one hook, for the
+    lazily importing library: the hooks a build would apply without being asked."""
+    for package in ("PyInstaller", "PyInstaller/utils", "_pyinstaller_hooks_contrib",
+                    "_pyinstaller_hooks_contrib/stdhooks"):
+        (root / package).mkdir(parents=True, exist_ok=True)
+        (root / package / "__init__.py").write_text("")
+    (root / "PyInstaller/utils/hooks.py").write_text(FAKE_PYINSTALLER_HOOKS)
+    (root / "_pyinstaller_hooks_contrib/stdhooks/hook-voicebox_audit_lazylib.py").write_text(body)
+
+
+def test_without_pyinstaller_the_audit_warns_that_its_hook_may_repeat_existing_ones(
+    site: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.syspath_prepend(str(site))  # the lazy table is read by importing the library
+    report = audit_distribution("voicebox-audit-lazyplugin", path=[str(site)])
+    directives = {(d.kind, d.target) for d in report.directives}
+    assert ("collect_all", "voicebox_audit_lazylib") in directives
+    assert ("hiddenimport", "voicebox_audit_lazylib.models.tiny") in directives
+    assert any("pip install pyinstaller here and audit again" in w for w in report.warnings), report.warnings
+    assert "# WARNING: PyInstaller and pyinstaller-hooks-contrib are not installed here" in render_hook(report)
+
+
+def test_what_an_existing_hook_does_is_not_proposed_again(
+    site: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The library's own hook keeps its sources and copies the helper's metadata (as
+    pyinstaller-hooks-contrib's hook-transformers does): only the lazily imported module is
+    left to the plugin's hook, and the report says what was left out and why."""
+    monkeypatch.syspath_prepend(str(site))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    _existing_hook(tmp_path, 'from PyInstaller.utils.hooks import copy_metadata\n'
+                             'datas = copy_metadata("voicebox-audit-helper")\n'
+                             'module_collection_mode = "pyz+py"\n')
+    report = audit_distribution("voicebox-audit-lazyplugin", path=[str(site)])
+    assert {(d.kind, d.target) for d in report.directives} == {
+        ("hiddenimport", "voicebox_audit_lazyplugin.plugin"),
+        ("hiddenimport", "voicebox_audit_lazyplugin.backend"),
+        ("hiddenimport", "voicebox_audit_lazylib.models.tiny"),
+        ("copy_metadata", "voicebox-audit-lazyplugin"),
+        ("collect_dynamic_libs", "voicebox_audit_helper"),  # no hook of the helper's
+    }
+    hook = "_pyinstaller_hooks_contrib/hook-voicebox_audit_lazylib.py"
+    assert report.covered == [
+        ('collect_all("voicebox_audit_lazylib")', hook, "keeps its sources (module_collection_mode 'pyz+py')"),
+        ('copy_metadata("voicebox-audit-helper")', hook, "copies its metadata"),
+    ]
+    assert report.warnings == []
+    rendered = render_hook(report)
+    compile(rendered, "hook.py", "exec")
+    assert "collect_all(" not in rendered.replace('#   collect_all("voicebox_audit_lazylib")', "")
+
+
+def test_an_existing_hook_that_does_not_keep_sources_leaves_collect_all(
+    site: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A hook's presence is not enough: one that only adds imports keeps no .py source."""
+    monkeypatch.syspath_prepend(str(site))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    _existing_hook(tmp_path, 'hiddenimports = ["voicebox_audit_lazylib.models"]\n')
+    report = audit_distribution("voicebox-audit-lazyplugin", path=[str(site)])
+    directives = {(d.kind, d.target) for d in report.directives}
+    assert ("collect_all", "voicebox_audit_lazylib") in directives and report.covered == []
 
 
 def test_clean_distribution_has_no_findings(site: Path) -> None:

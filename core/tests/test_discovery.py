@@ -131,6 +131,31 @@ def test_each_broken_plugin_is_set_aside_with_its_reason(with_broken: Path) -> N
     assert "dup-model-1" not in {m.model_name for m in registry.models}
 
 
+def test_a_set_aside_engine_is_named_with_its_plugin_and_reason(with_broken: Path) -> None:
+    """Not "unknown engine; none are available": the plugin that failed, why, and doctor."""
+    from voicebox_core import UnknownEngineError, UnknownModelError
+
+    registry = Registry.discover()
+    with pytest.raises(UnknownEngineError) as registered_then_rejected:
+        registry.engine("typo")
+    message = str(registered_then_rejected.value)
+    assert "plugin 'backend_typo' (voicebox-broken-backend-typo 0.0.1), which provides it" in message
+    assert "metadata failed: engine 'typo': field 'backend' names module" in message
+    assert "voicebox engines doctor" in message and "\n" not in message
+    with pytest.raises(UnknownModelError, match="plugin 'backend_typo'"):
+        registry.model("typo-model")
+    with pytest.raises(UnknownModelError, match=r"plugin 'duplicate_model'.*duplicate failed"):
+        registry.model("dupmodel")
+    # Failed before registering: matched by its plugin (entry point) or distribution name.
+    for name in ("import_error", "import-error", "voicebox-broken-import-error"):
+        with pytest.raises(UnknownEngineError, match="set aside before it registered its engines "
+                           r"\(import failed: ModuleNotFoundError"):
+            registry.engine(name)
+    with pytest.raises(UnknownEngineError) as unrelated:
+        registry.engine("nothing_like_it")
+    assert "set aside" not in str(unrelated.value) and "installed engines: reference" in str(unrelated.value)
+
+
 def test_strict_mode_turns_failures_into_an_error(with_broken: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("VOICEBOX_STRICT_PLUGINS", "1")
     with pytest.raises(PluginLoadError) as caught:
@@ -215,6 +240,14 @@ def test_cli_doctor_explains_and_fails(broken_site: Path) -> None:
     assert "VOICEBOX_DISABLE_PLUGINS=import_error" in result.stdout
     assert "Traceback" in result.stdout  # the full error is doctor's job
     assert _cli("engines", "doctor").returncode == 0
+
+
+def test_cli_say_with_a_set_aside_engine_names_the_plugin(broken_site: Path, tmp_path: Path) -> None:
+    result = _cli("say", "hello", "--engine", "typo", "-o", str(tmp_path / "out.wav"), site=broken_site)
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    assert result.stderr.count("\n") == 1, result.stderr
+    assert "plugin 'backend_typo' (voicebox-broken-backend-typo 0.0.1), which provides it" in result.stderr
+    assert "voicebox engines doctor" in result.stderr
 
 
 def test_cli_strict_mode_is_one_line(broken_site: Path) -> None:

@@ -193,6 +193,29 @@ def test_required_repositories_count_for_completeness(tmp_path: Path, monkeypatc
     assert model_disk_bytes(model) == 2 + 3
 
 
+def test_offline_refusal_names_the_folder_variables_of_what_is_missing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A frozen or offline user's way in: the exact variable of each missing repository."""
+    from voicebox_core.runtime.download import check_obtainable
+
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    model = _model(model_name="qwen-tts.0.6B")
+    for refuse in (check_obtainable, ensure_model):
+        with pytest.raises(ModelNotDownloadedError) as refused:
+            refuse(model)
+        assert "VOICEBOX_MODEL_PATH_QWEN_TTS_0_6B" in str(refused.value)
+        assert "$VOICEBOX_MODELS_DIR/qwen-tts.0.6B" in str(refused.value)
+    codec = _model(model_name="the-codec", hf_repo_id="org/codec", files=("codec.bin",))
+    monkeypatch.setenv("VOICEBOX_MODEL_PATH_M_1", str(tmp_path))
+    with pytest.raises(ModelNotDownloadedError) as refused:
+        check_obtainable(_model(requires=(codec,)))
+    message = str(refused.value)
+    assert "VOICEBOX_MODEL_PATH_THE_CODEC" in message and "VOICEBOX_MODEL_PATH_M_1" not in message
+    assert "voicebox models download m-1" in message and "\n" not in message
+
+
 def test_download_progress_reaches_the_host_through_to_thread(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

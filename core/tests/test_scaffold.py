@@ -35,6 +35,7 @@ def test_generated_files(tmp_path: Path, kind: str) -> None:
         f"{package}/__init__.py", f"{package}/backend.py", f"{package}/plugin.py",
         f"{package}/__pyinstaller/__init__.py",
         f"{package}/__pyinstaller/hook-voicebox_engine_my_engine.py",
+        f"{package}/__pyinstaller/tests/conftest.py",
         f"{package}/__pyinstaller/tests/test_my_engine_frozen.py",
         "tests/test_conformance.py",
     ])
@@ -113,6 +114,63 @@ def test_cli_dir_that_is_a_file(tmp_path: Path) -> None:
     (tmp_path / "file").write_text("")
     result = voicebox("engine", "new", "x", "--dir", str(tmp_path / "file"))
     assert result.returncode == 2 and "is a file" in result.stderr
+
+
+#: Stands in for PyInstaller's ``pyi_builder`` (PyInstaller.utils.conftest, which the generated
+#: conftest imports): runs the script it would freeze, unfrozen.
+FAKE_PYI_BUILDER = """
+import subprocess, sys
+import pytest
+
+class _Builder:
+    def test_source(self, source):
+        run = subprocess.run([sys.executable, "-c", source], capture_output=True, text=True, timeout=120)
+        assert run.returncode == 0, run.stderr[-2000:]
+        print(run.stdout)
+
+@pytest.fixture
+def pyi_builder():
+    return _Builder()
+"""
+
+
+def test_frozen_test_follows_the_plugin_metadata_and_names_the_model_variable(tmp_path: Path) -> None:
+    """The author renames the model and gives it a hub repo: the generated freeze test speaks
+    that model (not the scaffold's), and offline without its files it fails naming the
+    variable that hands the frozen app a folder."""
+    root = create_plugin("my_engine", "preset", tmp_path)
+    metadata = root / "src/voicebox_engine_my_engine/plugin.py"
+    edited = metadata.read_text().replace('model_name="my-engine"', 'model_name="my-engine-base"').replace(
+        "hf_repo_id=None,\n    bundled=True,", 'hf_repo_id="someone/my-engine-base",')
+    assert edited.count("my-engine-base") == 2
+    metadata.write_text(edited)
+    site = tmp_path / "site"
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
+                    "--no-index", "--target", str(site), str(root)], check=True, timeout=180)
+    fake = tmp_path / "fake" / "PyInstaller" / "utils"
+    fake.mkdir(parents=True)
+    for package in (fake.parent, fake):
+        (package / "__init__.py").write_text("")
+    (fake / "conftest.py").write_text(FAKE_PYI_BUILDER)
+    frozen_test = site / "voicebox_engine_my_engine/__pyinstaller/tests/test_my_engine_frozen.py"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(site), str(tmp_path / "fake")]),
+           "HF_HUB_CACHE": str(tmp_path / "empty-hub")}
+    env.pop("VOICEBOX_MODEL_PATH_MY_ENGINE_BASE", None)
+
+    def freeze_test() -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "pytest", "-q", "-s", "-p", "no:cacheprovider",
+                               "--rootdir", str(tmp_path), str(frozen_test)],
+                              capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300)
+
+    missing = freeze_test()
+    assert missing.returncode == 1, missing.stdout[-3000:]
+    assert "the frozen app runs offline" in missing.stdout
+    assert "set VOICEBOX_MODEL_PATH_MY_ENGINE_BASE to a folder" in missing.stdout
+    (tmp_path / "model-folder").mkdir()
+    env["VOICEBOX_MODEL_PATH_MY_ENGINE_BASE"] = str(tmp_path / "model-folder")
+    spoken = freeze_test()
+    assert spoken.returncode == 0, spoken.stdout[-3000:]
+    assert "frozen my_engine ok 24000" in spoken.stdout and "1 passed" in spoken.stdout
 
 
 @pytest.mark.slow

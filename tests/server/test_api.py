@@ -315,6 +315,35 @@ def test_bad_generation_requests_are_4xx_and_store_nothing(client: TestClient, b
     assert list(client.app.state.voicebox.audio_dir.iterdir()) == []
 
 
+def test_an_engine_of_a_set_aside_plugin_is_a_404_naming_the_plugin(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A plugin whose metadata is rejected: its engine and model are 404s that say which
+    plugin failed and why, not "unknown engine; installed engines: ..." alone."""
+    import importlib_metadata
+    from voicebox_core.registry import Registry, engine_entry_points
+
+    (tmp_path / "set_aside_engine.py").write_text(
+        "import voicebox_core as vb\nVOICEBOX_API_VERSION = vb.API_VERSION\n"
+        "@vb.hookimpl\ndef voicebox_register_engines(register):\n"
+        "    register(vb.EngineInfo(name='mms_tts', display_name='MMS', backend='no_such_module:B',\n"
+        "        voice_kinds=('preset',), preset_voices=(vb.PresetVoice('v', 'V', 'en'),), default_voice='v',\n"
+        "        models=(vb.ModelConfig(model_name='mms-tts-eng', display_name='M', engine='mms_tts',\n"
+        "            hf_repo_id=None, bundled=True, sample_rate=16000, languages=('en',)),)))\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    broken = importlib_metadata.EntryPoint("mms_tts", "set_aside_engine", "voicebox.engines")
+    registry = Registry.discover([*engine_entry_points(), broken], isolated=False)
+    with TestClient(create_app(tmp_path / "data", registry)) as client:
+        for response in (client.post("/generate", json={"text": "hi", "engine": "mms_tts"}),
+                         client.post("/v1/audio/speech", json={"input": "hi", "model": "mms-tts-eng", "voice": "v"}),
+                         client.get("/v1/models/mms_tts")):
+            detail = response.json()["detail"]
+            assert response.status_code == 404, response.text
+            assert "plugin 'mms_tts'" in detail and "which provides it, was set aside" in detail, detail
+            assert "metadata failed: engine 'mms_tts': field 'backend' names module 'no_such_module'" in detail
+            assert "voicebox engines doctor" in detail and "GET /engines" in detail
+
+
 def test_over_limit_text_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("VOICEBOX_MAX_TEXT_CHARS", "50")
     with TestClient(create_app(tmp_path)) as client:
@@ -715,3 +744,82 @@ def test_the_server_s_modules_import_one_another_without_a_cycle() -> None:
 
     cycles = sorted(name for name in graph if name in reachable(name))
     assert cycles == [], f"modules in an import cycle: {cycles}"
+
+
+# -- the event loop under a burst ------------------------------------------------------------
+
+
+def _burst(tmp_path: Path, requests: int, fmt: str, observe: object) -> list[int]:
+    """``requests`` concurrent speech requests through the app in this event loop (lifespan
+    and all), with ``observe(loop)`` started beside them; their statuses."""
+    import httpx
+
+    app = create_app(tmp_path / "data")
+
+    async def run() -> list[int]:
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as client:
+                warm = await client.post("/v1/audio/speech", json={"model": REFERENCE, "input": "Warm.",
+                                                                   "response_format": fmt})
+                assert warm.status_code == 200, warm.text
+                watcher = asyncio.get_running_loop().create_task(observe(asyncio.get_running_loop()))  # type: ignore[operator]
+                answers = await asyncio.gather(*(
+                    client.post("/v1/audio/speech", json={"model": REFERENCE, "input": f"Request {i} here.",
+                                                          "response_format": fmt})
+                    for i in range(requests)))
+                watcher.cancel()
+                return [a.status_code for a in answers]
+
+    return asyncio.run(run())
+
+
+def test_a_burst_takes_the_engine_one_loop_pass_at_a_time(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A free engine is taken without suspending: without a yield, every request of a burst ran
+    its synchronous part (an engine's, the core's) in one pass of the loop, and /health waited
+    seconds behind 200 of them. Each generation must start in a pass of its own."""
+    from voicebox_core.registry import get_registry
+
+    passes = [0]
+    started_in: list[int] = []
+    backend_class = type(get_registry().backend(REFERENCE))
+    generate = backend_class.generate
+
+    async def counted(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        started_in.append(passes[0])
+        return await generate(self, *args, **kwargs)
+
+    async def count_passes(loop: asyncio.AbstractEventLoop) -> None:
+        while True:
+            passes[0] += 1
+            await asyncio.sleep(0)
+
+    monkeypatch.setattr(backend_class, "generate", counted)
+    assert _burst(tmp_path, 12, "wav", count_passes) == [200] * 12
+    burst = started_in[1:]  # after the warm-up request
+    assert len(burst) == 12 and len(set(burst)) == 12, started_in
+
+
+def test_whole_speech_responses_are_encoded_off_the_event_loop(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An mp3 takes tens of milliseconds to encode (an opus more): on the loop, 200 of them held
+    every other request for seconds."""
+    import threading
+
+    from voicebox_core.server.services import speech
+
+    loop_threads: list[int] = []
+    encoded_in: list[int] = []
+    encode = speech.encode_audio
+
+    def recorded(*args, **kwargs):  # type: ignore[no-untyped-def]
+        encoded_in.append(threading.get_ident())
+        return encode(*args, **kwargs)
+
+    async def note_loop_thread(loop: asyncio.AbstractEventLoop) -> None:
+        loop_threads.append(threading.get_ident())
+
+    monkeypatch.setattr(speech, "encode_audio", recorded)
+    assert _burst(tmp_path, 3, "mp3", note_loop_thread) == [200] * 3
+    assert len(encoded_in) == 4 and loop_threads[0] not in encoded_in

@@ -509,3 +509,24 @@ def test_a_killed_server_marks_running_generations_failed_and_keeps_the_rest(
         assert again.status_events(lost)[-1]["status"] == "failed"
     assert {p["name"] for p in again.request("/profiles")} == {"Quick", "Slow"}
     assert list((tmp_path / "data" / "generations").glob("*.part")) == []
+
+
+#: The engines the app's front end hard-codes (e766c7c: ``ENGINE_OPTIONS`` of
+#: EngineModelSelector.tsx, the ``engine`` enum of useGenerationForm.ts and types.ts).
+APP_ENGINES = {"qwen", "qwen_custom_voice", "luxtts", "chatterbox", "chatterbox_turbo", "tada", "kokoro"}
+
+
+def test_the_docs_say_which_engines_the_app_shows_and_where_the_others_are() -> None:
+    """docs/server.md names exactly the app's engines, places every plugin of this repository
+    (a new plugin must be placed too), and names the routes that reach every engine."""
+    root = Path(__file__).resolve().parents[2]
+    text = (root / "docs" / "server.md").read_text(encoding="utf-8")
+    assert "## Which engines the Voicebox app shows" in text
+    section = text.split("## Which engines the Voicebox app shows", 1)[1].split("\n## ", 1)[0]
+    rows = [line.split("|") for line in section.splitlines() if line.startswith("| ")]
+    rows = [row for row in rows if row[2].strip().startswith("`")]
+    assert {row[2].strip().strip("`") for row in rows} == APP_ENGINES
+    for plugin in sorted(p.name for p in (root / "plugins").iterdir() if (p / "pyproject.toml").is_file()):
+        assert plugin in section.lower(), f"docs/server.md does not say whether the app shows {plugin}"
+    for route in ("web page at `/`", "`POST /generate`", "`/v1/audio/speech`", "Wyoming", "`voicebox say"):
+        assert route in section, route

@@ -68,16 +68,18 @@ class EmptyTextError(InvalidRequestError):
 class UnknownEngineError(VoiceboxError):
     status_code = 404
 
-    def __init__(self, engine: str, valid: Iterable[str]) -> None:
-        super().__init__(f"unknown engine {engine!r}; installed engines: {_choices(valid)}")
+    def __init__(self, engine: str, valid: Iterable[str], set_aside: str = "") -> None:
+        why = f": {set_aside}" if set_aside else ""
+        super().__init__(f"unknown engine {engine!r}{why}; installed engines: {_choices(valid)}")
         self.engine = engine
 
 
 class UnknownModelError(VoiceboxError):
     status_code = 404
 
-    def __init__(self, model: str, valid: Iterable[str]) -> None:
-        super().__init__(f"unknown model {model!r}; available models: {_choices(valid)}")
+    def __init__(self, model: str, valid: Iterable[str], set_aside: str = "") -> None:
+        why = f": {set_aside}" if set_aside else ""
+        super().__init__(f"unknown model {model!r}{why}; available models: {_choices(valid)}")
         self.model = model
 
 

@@ -134,6 +134,10 @@ class PluginFailure:
     stage: str
     error: str
     traceback: str
+    #: The engine and model names the plugin registered before it was set aside (metadata,
+    #: duplicate, a withdrawn engine); empty when it failed before registering any.
+    engines: tuple[str, ...] = ()
+    models: tuple[str, ...] = ()
 
     @property
     def hint(self) -> str:
@@ -142,6 +146,25 @@ class PluginFailure:
     @property
     def reason(self) -> str:
         return f"{self.stage} failed: {self.error}"
+
+    def withheld(self, name: str) -> str:
+        """Why the engine or model ``name`` is missing, when this failure is the cause: the
+        plugin registered that name, or (failing before it registered anything) bears it as
+        its plugin or distribution name, the convention for an engine's plugin. Else ''."""
+        first_line = (self.error.splitlines() or [""])[0]
+        reason = f"{self.stage} failed: {first_line[:400]}"
+        who = f"plugin {self.name!r} ({self.distribution} {self.version})"
+        if name in self.engines or name in self.models:
+            told = f"{who}, which provides it, was set aside ({reason})"
+        elif _canonical(name) in {_canonical(self.name), _canonical(self.distribution)}:
+            told = f"{who} was set aside before it registered its engines ({reason})"
+        else:
+            return ""
+        return f"{told}; `voicebox engines doctor` (or a server's GET /engines) says how to fix it"
+
+
+def _canonical(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
 
 
 class PluginLoadError(ContractError):
@@ -337,6 +360,7 @@ class Registry:
         before = set(sys.modules)
         started = time.perf_counter()
         stage = "import"
+        infos: list[EngineInfo] = []
         try:
             module = ep.load()
             stage = "version"
@@ -348,7 +372,7 @@ class Registry:
                 if problems := validate_engine(info) or _missing_modules(info):
                     raise _Rejected("metadata", "; ".join(problems))
         except _Rejected as rejected:
-            self._fail(ep.name, dist, version, rejected.stage, str(rejected), "")
+            self._fail(ep.name, dist, version, rejected.stage, str(rejected), "", infos)
             return None
         except BaseException as exc:  # noqa: BLE001 - isolation is the point
             if isinstance(exc, KeyboardInterrupt):
@@ -388,7 +412,8 @@ class Registry:
                     if _selected_names({failure["name"], failure["distribution"]}, allow, deny):
                         self.failures.append(PluginFailure(
                             failure["name"], failure["distribution"], failure["version"], failure["stage"],
-                            f"{failure['error']} (in the isolated environment {env.root})", failure["traceback"]))
+                            f"{failure['error']} (in the isolated environment {env.root})", failure["traceback"],
+                            tuple(failure.get("engines", ())), tuple(failure.get("models", ()))))
             except Exception as exc:  # noqa: BLE001 - one broken environment sets aside only itself
                 if _selected_names({env.distribution}, allow, deny):
                     self.failures.append(PluginFailure(env.distribution, env.distribution, "?", "isolated",
@@ -399,7 +424,7 @@ class Registry:
             self._check_unique(infos)
         except _Rejected as rejected:
             self._fail(record.name, record.distribution, record.version, rejected.stage,
-                       str(rejected), "")
+                       str(rejected), "", infos)
             return False
         self.plugins.append(record)
         for info in infos:
@@ -440,11 +465,21 @@ class Registry:
                     )
                 taken_models[model.model_name] = "this plugin"
 
-    def _fail(self, name: str, dist: str, version: str, stage: str, error: str, tb: str) -> None:
+    def _fail(self, name: str, dist: str, version: str, stage: str, error: str, tb: str,
+              infos: Iterable[EngineInfo] = ()) -> None:
         for plugin in self._pm.get_plugins():
             if self._pm.get_name(plugin) == name:
                 self._pm.unregister(plugin)
-        self.failures.append(PluginFailure(name, dist, version, stage, error, tb))
+        infos = list(infos)
+        self.failures.append(PluginFailure(
+            name, dist, version, stage, error, tb, tuple(i.name for i in infos),
+            tuple(m.model_name for i in infos for m in i.models)))
+
+    def _withheld(self, name: str) -> str:
+        """Why ``name`` is missing when a set-aside plugin accounts for it (see
+        :meth:`PluginFailure.withheld`); a plugin that registered the name comes first."""
+        told = [t for f in self.failures if (t := f.withheld(name))]
+        return min(told, key=lambda t: "which provides it" not in t, default="")
 
     # -- lookup --------------------------------------------------------------------------
 
@@ -460,7 +495,7 @@ class Registry:
         try:
             return self._engines[name]
         except KeyError:
-            raise UnknownEngineError(name, self._engines) from None
+            raise UnknownEngineError(name, self._engines, self._withheld(name)) from None
 
     def model(self, name: str) -> ModelConfig:
         """A model by model name, or an engine's default model by engine name."""
@@ -468,7 +503,7 @@ class Registry:
             return self._models[name]
         if name in self._engines:
             return self._engines[name].default_model
-        raise UnknownModelError(name, [*self._models, *self._engines])
+        raise UnknownModelError(name, [*self._models, *self._engines], self._withheld(name))
 
     def plugin_of(self, engine: str) -> PluginRecord:
         self.engine(engine)
@@ -530,7 +565,8 @@ class Registry:
             self._backends.pop(engine, None)
             self._routed.discard(engine)
         del self._plugin_of[engine]
-        self.failures.append(PluginFailure(engine, plugin.distribution, plugin.version, stage, error, traceback))
+        self.failures.append(PluginFailure(engine, plugin.distribution, plugin.version, stage, error, traceback,
+                                           (engine,), tuple(m.model_name for m in info.models)))
 
     def lives(self, engine: str) -> dict[str, Any]:
         """Where the engine runs: ``in-process``, ``isolated`` (environment, Python, versions)

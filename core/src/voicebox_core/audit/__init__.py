@@ -3,7 +3,8 @@
 Walks an installed distribution and its whole requirement tree (markers evaluated, extras
 as installed), runs every scan of the guide's section 0.2 over each package's installed
 source files, checks every requirement in the tree against the installed version, and
-prints the PyInstaller hook those findings imply::
+prints the PyInstaller hook those findings imply, less what the hooks PyInstaller applies
+by itself (its own, pyinstaller-hooks-contrib's) already do (:mod:`.existing`)::
 
     voicebox audit voicebox-engine-NAME                # readable report + hook
     voicebox audit voicebox-engine-NAME --json         # everything, machine-readable

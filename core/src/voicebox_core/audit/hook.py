@@ -33,6 +33,9 @@ def render_hook(report: AuditReport) -> str:
         '"""',
         "",
     ]
+    lines += [f"# WARNING: {warning}" for warning in report.warnings]
+    if report.warnings:
+        lines.append("")
     if helpers:
         lines.append(f"from PyInstaller.utils.hooks import {', '.join(helpers)}")
         lines.append("")
@@ -68,8 +71,8 @@ def render_hook(report: AuditReport) -> str:
             lines.append(f"#   {dist}: {scan_id} x{hits} (first {where}): {_ADVICE[scan_id]}")
         lines.append("")
     if report.covered:
-        lines.append("# Already collected by an existing hook (not repeated here): "
-                     + ", ".join(f"{package} ({hook})" for package, hook in report.covered))
+        lines.append("# Left out: a hook PyInstaller applies by itself already does it:")
+        lines += [f"#   {directive}: {hook} {does}" for directive, hook, does in report.covered]
     if report.skipped:
         lines.append("# Not audited (skipped): " + ", ".join(sorted(report.skipped))
                      + "; pyinstaller-hooks-contrib covers torch.")

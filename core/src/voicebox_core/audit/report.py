@@ -13,6 +13,7 @@ from typing import Any
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
+from voicebox_core.audit.existing import HookEffect, read_hooks
 from voicebox_core.audit.scans import SCANS, metadata_names, scan_text, scans_for
 from voicebox_core.audit.tree import (
     Conflict,
@@ -97,9 +98,9 @@ class AuditReport:
     #: Runtime fixes a hook cannot make: (scan id, distribution, first file:line, hits).
     runtime_fixes: list[tuple[str, str, str, int]]
     seconds: float = 0.0
-    #: collect_all proposals left out because an existing hook covers the package:
-    #: (package, the hook that does).
-    covered: list[tuple[str, str]] = field(default_factory=list)
+    #: Directives left out because a hook PyInstaller applies by itself already does them:
+    #: (the directive, the hook, what it does).
+    covered: list[tuple[str, str, str]] = field(default_factory=list)
     #: Warnings about the audit itself (stale metadata of an editable install...).
     warnings: list[str] = field(default_factory=list)
 
@@ -123,7 +124,8 @@ class AuditReport:
             "conflicts": [{**asdict(c), "stack": c.stack} for c in self.conflicts],
             "missing": [{"required_by": who, "requirement": what} for who, what in self.missing],
             "directives": [asdict(d) for d in self.directives],
-            "covered_by_existing_hooks": [{"package": p, "hook": h} for p, h in self.covered],
+            "covered_by_existing_hooks": [{"directive": d, "package": _target(d), "hook": h, "does": how}
+                                          for d, h, how in self.covered],
             "warnings": list(self.warnings),
             "runtime_fixes": [{"scan": s, "distribution": d, "first": w, "hits": n}
                               for s, d, w, n in self.runtime_fixes],
@@ -163,22 +165,8 @@ def _first(report: PackageReport, scans: Iterable[str]) -> Finding:
     return next(f for f in report.findings if f.scan in scans)
 
 
-def existing_hooks() -> dict[str, str]:
-    """Module name -> hook file of pyinstaller-hooks-contrib and PyInstaller's own hooks."""
-    import importlib.util
-
-    found: dict[str, str] = {}
-    for package in ("_pyinstaller_hooks_contrib", "PyInstaller.hooks"):
-        try:
-            spec = importlib.util.find_spec(package)
-        except (ImportError, ValueError):
-            spec = None
-        if spec is None or not spec.submodule_search_locations:
-            continue
-        for location in spec.submodule_search_locations:
-            for hook in Path(location).rglob("hook-*.py"):
-                found.setdefault(hook.stem.removeprefix("hook-"), f"{package.split('.')[0]}/{hook.name}")
-    return found
+def _target(directive: str) -> str:
+    return directive.partition('("')[2].rstrip('")')
 
 
 _FROM_IMPORT = re.compile(r"^\s*from\s+([A-Za-z_][\w.]*)\s+import\s+\(?([^)\n]*(?:\n[^)\n]*)*?)\)?\s*$",
@@ -212,15 +200,42 @@ def lazy_submodules(sources: list[str]) -> dict[str, str]:
     return found
 
 
-def _directives(root: PackageReport, packages: list[PackageReport], modules: list[str],
-                covered: list[tuple[str, str]] | None = None,
-                lazy: dict[str, str] | None = None) -> list[Directive]:
-    out: dict[tuple[str, str], Directive] = {}
-    hooks = existing_hooks()
+def _done_by(effects: dict[str, HookEffect], kind: str, target: str, scan: str) -> tuple[str, str] | None:
+    """(hook, what it does) when a hook PyInstaller applies by itself already does this."""
+    if kind == "copy_metadata":
+        name = canonicalize_name(target)
+        return next(((e.hook, "copies its metadata") for e in effects.values() if name in e.metadata), None)
+    effect = effects.get(target)
+    if effect is None:
+        return None
+    if kind == "collect_all" and scan != "lazy_loader" and effect.keeps_sources:
+        return effect.hook, f"keeps its sources ({effect.keeps_sources})"
+    if kind in ("collect_all", "collect_data_files") and scan in ("lazy_loader", "data_files") and effect.data_files:
+        return effect.hook, f"collects its data files ({effect.data_files})"
+    if kind == "collect_dynamic_libs" and effect.binaries:
+        return effect.hook, f"collects its binaries ({effect.binaries})"
+    return None
 
-    def add(kind: str, target: str, reason: str) -> None:
+
+def _directives(root: PackageReport, packages: list[PackageReport], modules: list[str],
+                covered: list[tuple[str, str, str]] | None = None,
+                lazy: dict[str, str] | None = None,
+                effects: dict[str, HookEffect] | None = None) -> list[Directive]:
+    """The hook the findings imply, less what the hooks of ``effects`` already do (never
+    less anything for the plugin's own packages: no existing hook knows them)."""
+    out: dict[tuple[str, str], Directive | None] = {}  # None: an existing hook does it
+    effects = effects or {}
+    covered = covered if covered is not None else []
+
+    def add(kind: str, target: str, reason: str, scan: str = "") -> None:
         key = canonicalize_name(target) if kind == "copy_metadata" else target
-        out.setdefault((kind, key), Directive(kind, target, reason))
+        if (kind, key) in out:
+            return
+        own = target in root.packages or canonicalize_name(target) == canonicalize_name(root.distribution)
+        done = None if own or kind == "hiddenimport" else _done_by(effects, kind, target, scan)
+        out[(kind, key)] = Directive(kind, target, reason) if done is None else None
+        if done is not None:
+            covered.append((f'{kind}("{target}")', *done))
 
     for module in modules:
         add("hiddenimport", module, "named as a string (entry point / EngineInfo.backend)")
@@ -234,11 +249,7 @@ def _directives(root: PackageReport, packages: list[PackageReport], modules: lis
         for finding in report.findings:
             if finding.scan in collect_all_scans and finding.package.isidentifier():
                 collected.add(finding.package)
-                if finding.package in hooks and finding.package not in root.packages:
-                    if covered is not None and (finding.package, hooks[finding.package]) not in covered:
-                        covered.append((finding.package, hooks[finding.package]))
-                    continue
-                add("collect_all", finding.package, f"{finding.scan}: {finding.where}")
+                add("collect_all", finding.package, f"{finding.scan}: {finding.where}", finding.scan)
         if report.count("metadata") and not collected:
             add("copy_metadata", report.distribution, f"metadata: {_first(report, {'metadata'}).where}")
         for looked_up in report.metadata_lookups:
@@ -250,13 +261,13 @@ def _directives(root: PackageReport, packages: list[PackageReport], modules: lis
                 if any(d.startswith(package + "/") for d in report.data_files):
                     count = len(report.data_files)
                     add("collect_data_files", package, f"data_files: {first.where} "
-                        f"({count} data file{'s' if count > 1 else ''})")
+                        f"({count} data file{'s' if count > 1 else ''})", "data_files")
         for package in rest:
             libs = [n for n in report.native_libs if n.startswith(package + "/")]
             if libs:
                 add("collect_dynamic_libs", package, f"ships {len(libs)} native "
                     f"librar{'ies' if len(libs) > 1 else 'y'}, e.g. {libs[0]}")
-    return list(out.values())
+    return [d for d in out.values() if d is not None]
 
 
 def _entry_modules(tree: RequirementTree) -> list[str]:
@@ -292,13 +303,26 @@ def audit_distribution(distribution: str, path: Sequence[str] | None = None,
     sources = {display.removesuffix(".py").replace("/", "."): path
                for display, path in installed_files(tree.root.dist).sources}
     backend_texts = [sources[m].read_text(encoding="utf-8", errors="replace") for m in entry if m in sources]
-    covered: list[tuple[str, str]] = []
-    directives = _directives(root, reports, entry, covered, lazy_submodules(backend_texts))
+    covered: list[tuple[str, str, str]] = []
+    effects, unread = read_hooks({p for r in reports[1:] for p in r.packages} - set(root.packages), path)
+    directives = _directives(root, reports, entry, covered, lazy_submodules(backend_texts), effects)
+    warnings = stale_metadata(tree.root.dist)
+    if unread and any(not _own(root, d) for d in directives):
+        warnings.append(f"{unread}, so the hook below may repeat what the hooks PyInstaller applies by "
+                        "itself already do (its own and pyinstaller-hooks-contrib's: sources, metadata, "
+                        "data files); pip install pyinstaller here and audit again")
+    warnings += [f"the existing hook {e.hook} could not be run ({e.error}); what it does is not "
+                 "left out of the hook below" for e in effects.values() if e.error]
     result = AuditReport(root.distribution, root.version, reports, tree.conflicts, tree.missing,
-                         tree.skipped, directives, runtime, covered=covered,
-                         warnings=stale_metadata(tree.root.dist))
+                         tree.skipped, directives, runtime, covered=covered, warnings=warnings)
     result.seconds = time.perf_counter() - started
     return result
+
+
+def _own(root: PackageReport, directive: Directive) -> bool:
+    """A directive for the plugin itself (its modules, its metadata): no existing hook does it."""
+    target = directive.target.split(".")[0]
+    return target in root.packages or canonicalize_name(directive.target) == canonicalize_name(root.distribution)
 
 
 def stale_metadata(dist: Any) -> list[str]:

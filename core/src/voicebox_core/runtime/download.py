@@ -38,6 +38,7 @@ __all__ = [
     "is_offline",
     "local_override",
     "model_disk_bytes",
+    "model_path_variable",
     "throttled",
 ]
 
@@ -101,9 +102,14 @@ def hf_cache_dir() -> Path:
     return Path(home).expanduser() / "hub"
 
 
+def model_path_variable(config: ModelConfig) -> str:
+    """The environment variable that points this model at a local folder of its files."""
+    return "VOICEBOX_MODEL_PATH_" + re.sub(r"[^A-Za-z0-9]", "_", config.model_name).upper()
+
+
 def local_override(config: ModelConfig) -> Path | None:
     """A user-supplied directory holding this model's files, if one is configured."""
-    var = "VOICEBOX_MODEL_PATH_" + re.sub(r"[^A-Za-z0-9]", "_", config.model_name).upper()
+    var = model_path_variable(config)
     if os.environ.get(var):
         path = Path(os.environ[var]).expanduser()
         if not path.is_dir():
@@ -145,8 +151,23 @@ def cached_snapshot(config: ModelConfig) -> Path | None:
     return snapshot if _complete(snapshot, config.files) else None
 
 
-def _download_hint(config: ModelConfig) -> str:
-    return f"run `voicebox models download {config.model_name}` while online"
+def _offline_message(parent: ModelConfig, missing: list[ModelConfig]) -> str:
+    """What an offline or frozen user can do: download while online, or hand over a folder
+    (the variable of each missing repository, which may be a required one, not the parent)."""
+    folders = "; and ".join(
+        f"set {model_path_variable(c)} to a folder of {c.model_name!r}'s files "
+        f"(or place it as $VOICEBOX_MODELS_DIR/{c.model_name})" for c in missing)
+    return (
+        f"model {parent.model_name!r} is not downloaded and the network is off "
+        f"(HF_HUB_OFFLINE/VOICEBOX_OFFLINE); run `voicebox models download {parent.model_name}` "
+        f"while online, or {folders}"
+    )
+
+
+def _missing(config: ModelConfig) -> list[ModelConfig]:
+    """The repositories of a model that are neither overridden nor cached, itself first."""
+    own = config.requires if config.bundled else (config, *config.requires)
+    return [c for c in own if _ready(c) is None]
 
 
 def _ready(config: ModelConfig) -> Path | None:
@@ -155,28 +176,21 @@ def _ready(config: ModelConfig) -> Path | None:
 
 def is_downloaded(config: ModelConfig) -> bool:
     """Whether the model and every repository it requires can be used without the network."""
-    if config.bundled:
-        return all(_ready(r) is not None for r in config.requires)
-    return all(_ready(c) is not None for c in (config, *config.requires))
+    return not _missing(config)
 
 
 def check_obtainable(config: ModelConfig) -> None:
     """Raise :class:`ModelNotDownloadedError` now if the model is missing and cannot be
     downloaded (offline), so a caller can refuse before starting any work."""
-    if not is_downloaded(config) and is_offline():
-        raise ModelNotDownloadedError(
-            f"model {config.model_name!r} is not downloaded and the network is off "
-            f"(HF_HUB_OFFLINE/VOICEBOX_OFFLINE); {_download_hint(config)}"
-        )
+    if (missing := _missing(config)) and is_offline():
+        raise ModelNotDownloadedError(_offline_message(config, missing))
 
 
 def ensure_model(config: ModelConfig, progress: ProgressCallback | None = None) -> Path:
     """The directory holding the model's files, downloading them (and the repositories it
     ``requires``) first if needed and allowed. Progress counts bytes over all of them."""
     progress = progress or _listener.get()
-    missing = [c for c in ((config, *config.requires) if not config.bundled else config.requires)
-               if _ready(c) is None]
-    if missing:
+    if missing := _missing(config):
         _download_all(config, missing, progress)
     if (path := _ready(config)) is not None:
         return path
@@ -194,10 +208,7 @@ def _download_all(parent: ModelConfig, missing: list[ModelConfig], progress: Pro
                 "reinstall the engine's distribution"
             )
     if is_offline():
-        raise ModelNotDownloadedError(
-            f"model {parent.model_name!r} is not downloaded and the network is off "
-            f"(HF_HUB_OFFLINE/VOICEBOX_OFFLINE); {_download_hint(parent)}"
-        )
+        raise ModelNotDownloadedError(_offline_message(parent, missing))
     try:
         plans = [(config, _plan(config)) for config in missing]
         total = sum(size for _, files in plans for _, size in files)
@@ -219,8 +230,7 @@ def _download_all(parent: ModelConfig, missing: list[ModelConfig], progress: Pro
         raise ModelNotDownloadedError(
             f"downloading model {parent.model_name!r} from {parent.hf_repo_id} failed "
             f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}); "
-            "check the network, or point VOICEBOX_MODEL_PATH_"
-            f"{re.sub(r'[^A-Za-z0-9]', '_', parent.model_name).upper()} at a local copy"
+            f"check the network, or point {model_path_variable(parent)} at a local copy"
         ) from exc
     for config in missing:
         if cached_snapshot(config) is None:

@@ -94,7 +94,6 @@ def _values(names: PluginNames, voice_kind: str) -> dict[str, str]:
                       '    vb.PresetVoice("bright", "Bright", "en", "male"),\n)',
             "voice_kinds": '"preset",',
             "voice_fields": "\n            preset_voices=VOICES,\n            default_voice=\"calm\",",
-            "frozen_voice": "None  # the default preset voice",
             "say_voice": "--voice calm ",
             "voices_row": ", `PresetVoice`s",
         }
@@ -104,7 +103,6 @@ def _values(names: PluginNames, voice_kind: str) -> dict[str, str]:
             "voice_kinds": '"cloned",',
             "voice_fields": "\n            # Reference clips accepted for cloning, in seconds (min, max)."
                             "\n            reference_seconds=(2.0, 30.0),",
-            "frozen_voice": 'Voice.clone([(clip, "a test clip")])',
             "say_voice": "--ref-audio me.wav --ref-text \"what I say in it\" ",
             "voices_row": "",
         }
@@ -124,6 +122,7 @@ def _files(names: PluginNames, voice_kind: str) -> dict[str, str]:
         f"{package}/backend.py": f"backend_{voice_kind}.py.tmpl",
         f"{package}/__pyinstaller/__init__.py": "pyinstaller_init.py.tmpl",
         f"{package}/__pyinstaller/hook-{names.package}.py": "hook.py.tmpl",
+        f"{package}/__pyinstaller/tests/conftest.py": "pyinstaller_conftest.py.tmpl",
         f"{package}/__pyinstaller/tests/test_{names.name}_frozen.py": "frozen_test.py.tmpl",
         "tests/test_conformance.py": "test_conformance.py.tmpl",
         "docs/audit.md": "audit.md.tmpl",

@@ -127,10 +127,14 @@ class Ticket:
     async def __aenter__(self) -> Ticket:
         try:
             await self._queue._slots.acquire()
+            self._holding = True
+            # A free engine is taken without suspending. Yield once, so that a burst of
+            # requests lines up here and the loop serves others (and /health) between turns,
+            # instead of running every request's synchronous part in one pass of the loop.
+            await asyncio.sleep(0)
         except BaseException:  # cancelled while waiting: the place is given back
             self.release()
             raise
-        self._holding = True
         return self
 
     async def __aexit__(self, *exc: object) -> None:

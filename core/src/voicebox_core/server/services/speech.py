@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-import struct
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -20,7 +19,7 @@ from starlette.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
 
 from voicebox_core.errors import GenerationCancelledError, InvalidRequestError, UnknownVoiceError
-from voicebox_core.runtime.audio import change_speed, encode_audio, stream_encoder, wav_header
+from voicebox_core.runtime.audio import PcmStream, change_speed, encode_audio, stream_encoder, wav_header
 from voicebox_core.server.schemas import SpeechBody
 from voicebox_core.server.services import aliases, models, profiles
 from voicebox_core.server.state import ServerState
@@ -109,16 +108,21 @@ async def open_stream(state: ServerState, request: SynthesisRequest, fmt: str = 
 
     async def body() -> AsyncIterator[bytes]:
         encoder = stream_encoder(fmt, rate, pcm_rate)  # one signal across chunks: no seam at their edges
+        cheap = speed == 1.0 and isinstance(encoder, PcmStream) and encoder.source == encoder.target
         item: tuple[Any, int] | BaseException | None = first
         while item is not None:
             if isinstance(item, BaseException):
                 if isinstance(item, GenerationCancelledError):
                     return
                 raise item  # mid-stream engine failure: the stream ends short, logged
-            if data := encoder.push(change_speed(item[0], speed)):
+            if cheap:
+                data = encoder.push(item[0])  # a cast: quicker than a thread hop
+            else:  # resampling, encoding, a speed change: off the event loop
+                data = await asyncio.to_thread(lambda audio=item[0]: encoder.push(change_speed(audio, speed)))
+            if data:
                 yield data
             item = await chunks.get()
-        if tail := encoder.flush():
+        if tail := await asyncio.to_thread(encoder.flush):
             yield tail
 
     async def close() -> None:
@@ -204,8 +208,14 @@ async def speech(state: ServerState, body: SpeechBody, http: Request) -> tuple[b
             return await state.synthesizer.synthesize(request, stop=stop)
 
     result = await until_disconnected(http, work, cancel=state.remote(plan.engine.name))
-    audio = change_speed(result.audio, body.speed)
-    return encode_audio(audio, result.sample_rate, body.response_format), SPEECH_FORMATS[body.response_format]
+    # Encoding takes tens of milliseconds (mp3, opus): on the event loop, a burst of requests
+    # would hold every other request (and /health) for seconds.
+    data = await asyncio.to_thread(_encoded, result.audio, result.sample_rate, body.speed, body.response_format)
+    return data, SPEECH_FORMATS[body.response_format]
+
+
+def _encoded(audio: Any, sample_rate: int, speed: float, fmt: str) -> bytes:
+    return encode_audio(change_speed(audio, speed), sample_rate, fmt)
 
 
 async def speech_sse(state: ServerState, body: SpeechBody,

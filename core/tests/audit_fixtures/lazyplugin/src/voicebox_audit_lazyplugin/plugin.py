@@ -1,0 +1,1 @@
+ENGINE = dict(name="lazy", backend="voicebox_audit_lazyplugin.backend:LazyBackend")
