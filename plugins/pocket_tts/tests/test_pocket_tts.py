@@ -14,6 +14,7 @@ from collections import Counter
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import pytest
@@ -280,7 +281,8 @@ def test_a_clip_is_encoded_once_per_cloning_model(backend, clips: dict[str, Path
     for model in ("en-clone", "fr-clone"):
         run(backend.load_model(model))
         encodings: list[int] = []
-        hook = backend._loaded.model.mimi.encoder.register_forward_hook(lambda *a: encodings.append(1))
+        hook = backend._loaded.model.mimi.encoder.register_forward_hook(
+            lambda *args, seen=encodings: seen.append(1))
         try:
             for _ in range(2):
                 run(backend.generate("Salut. Hello.", prompt, model[:2], 1))
@@ -316,8 +318,8 @@ class _GatedHub(BaseHTTPRequestHandler):
     """The Hub's answer to every request for kyutai/pocket-tts without access (its headers are
     what huggingface_hub turns into GatedRepoError); anything else is not found."""
 
-    status = 401
-    seen: list[str] = []
+    status: ClassVar[int] = 401
+    seen: ClassVar[list[str]] = []
 
     def log_message(self, *args: object) -> None:
         pass
@@ -336,7 +338,7 @@ class _GatedHub(BaseHTTPRequestHandler):
         if self.command != "HEAD":
             self.wfile.write(body)
 
-    do_GET = do_HEAD = _answer  # noqa: N815
+    do_GET = do_HEAD = _answer
 
 
 @pytest.fixture(params=[401, 403], ids=["not-logged-in", "licence-not-accepted"])

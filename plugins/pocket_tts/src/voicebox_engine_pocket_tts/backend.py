@@ -38,6 +38,7 @@ from typing import Any
 import numpy as np
 from voicebox_core import (
     EmptyTextError,
+    EngineInstallError,
     GenerationError,
     InvalidRequestError,
     ModelConfig,
@@ -60,7 +61,14 @@ from voicebox_core.runtime import (
     upstream_import_error,
 )
 
-from voicebox_engine_pocket_tts.plugin import ENGINE, GATED_REPO, LANGUAGES, MODELS, SAMPLE_RATE, VOICES
+from voicebox_engine_pocket_tts.plugin import (
+    ENGINE,
+    GATED_REPO,
+    LANGUAGES,
+    MODELS,
+    SAMPLE_RATE,
+    VOICES,
+)
 
 __all__ = ["OPTIONS_ENV", "PocketTTSBackend", "check_install", "import_pocket_tts"]
 
@@ -94,8 +102,8 @@ def check_install() -> None:
     except (ImportError, OSError) as exc:
         raise upstream_import_error(exc, "pocket-tts", "pip install pocket-tts==4.0.1") from exc
     if not (CONFIGS_DIR / "english.yaml").is_file():
-        raise ModelNotDownloadedError(f"pocket_tts's model configs are missing from {str(CONFIGS_DIR)!r}; "
-                                      "reinstall pocket-tts (a frozen app must collect pocket_tts/config/*.yaml)")
+        raise EngineInstallError(f"pocket_tts's model configs are missing from {str(CONFIGS_DIR)!r}; reinstall "
+                                 "pocket-tts (a frozen app must collect pocket_tts/config/*.yaml)")
 
 
 def _config_of(model_size: str) -> ModelConfig:
@@ -121,9 +129,9 @@ def _options() -> dict[str, Any]:
 
 
 def _gated(config: ModelConfig, cause: Exception) -> ModelNotDownloadedError:
-    status = getattr(getattr(cause, "response", None), "status_code", None)
+    status = getattr(getattr(cause, "response", None), "status_code", 0)
     why = {401: "you are not logged in", 403: "this account has not accepted the licence"}.get(
-        status, "no access to it")
+        int(status or 0), "no access to it")
     return ModelNotDownloadedError(
         f"model {config.model_name!r} (voice cloning) uses Kyutai's gated weights and Hugging Face "
         f"refused them ({why}): accept the licence at https://huggingface.co/{GATED_REPO}, log in "
@@ -337,7 +345,9 @@ class PocketTTSBackend:
         if instruct:
             raise InvalidRequestError("Pocket TTS does not take an instruct prompt; leave it out")
         async with self._turn():
-            loaded = self._loaded or await asyncio.to_thread(self._load_blocking, MODELS[0])
+            loaded = self._loaded
+            if loaded is None:
+                loaded = await asyncio.to_thread(self._load_blocking, MODELS[0])
             self._check(loaded, voice_prompt, language)
             state = await asyncio.to_thread(self._state, loaded, voice_prompt)
             upstream = _Upstream(loaded.model, state, text, seed)
