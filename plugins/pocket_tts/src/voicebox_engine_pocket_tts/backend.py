@@ -1,0 +1,375 @@
+"""The Pocket TTS backend: pocket-tts 4.0.1 behind voicebox-core's TTSBackend and StreamingBackend.
+
+Upstream traps handled here (docs/audits/pocket_tts.md, 0.2):
+
+- ``import pocket_tts`` sets torch's intra-op threads to 1 for the whole process: the count is
+  put back right after the import (:func:`import_pocket_tts`).
+- pocket-tts downloads by itself (``hf://`` and ``https://`` paths in its YAMLs) and, when the
+  gated cloning weights fail, silently falls back to weights that cannot clone. It never gets a
+  remote path here: the packaged YAML is rewritten to the files :func:`ensure_model` returns,
+  and the plugin decides which model clones (the ``*-clone`` models, nothing else).
+- A gated repository reaches the user as one error saying what to do (:func:`_gated`).
+- pocket-tts reads clips with the ``wave`` module (no float WAV): clips are read here and handed
+  over as tensors; preset voices as the paths of their state files (names need its config dir).
+- Same seed, same audio only with one decoded frame per call and the seed set in the thread that
+  starts the generation. Closing a stream sets upstream's stop event, so generation ends within
+  a frame. Upstream is not thread-safe: one generation at a time per backend.
+
+``VOICEBOX_POCKET_TTS_OPTIONS`` (a JSON object): ``config``, a local YAML whose architecture
+replaces the packaged one (the tests' tiny model); paths in it are ignored.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import hashlib
+import json
+import os
+import tempfile
+import threading
+from collections import OrderedDict
+from collections.abc import AsyncIterator
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+from voicebox_core import (
+    EmptyTextError,
+    EngineInstallError,
+    GenerationError,
+    InvalidRequestError,
+    ModelConfig,
+    ModelNotDownloadedError,
+    UnknownModelError,
+    UnknownVoiceError,
+    UnsupportedLanguageError,
+)
+from voicebox_core.runtime import (
+    as_mono_float32,
+    choose_device,
+    empty_device_cache,
+    ensure_model,
+    has_speakable_text,
+    load_audio,
+    load_reference_audio,
+    local_override,
+    prompt_cache,
+    seed_everything,
+    upstream_import_error,
+)
+
+from voicebox_engine_pocket_tts.plugin import (
+    ENGINE,
+    GATED_REPO,
+    LANGUAGES,
+    MODELS,
+    SAMPLE_RATE,
+    VOICES,
+)
+
+__all__ = ["OPTIONS_ENV", "PocketTTSBackend", "check_install", "import_pocket_tts"]
+
+OPTIONS_ENV = "VOICEBOX_POCKET_TTS_OPTIONS"
+_VOICES = {voice.voice_id: voice for voice in VOICES}
+_LANGUAGE_OF = {model.model_name: lang for lang in LANGUAGES for model in MODELS if model.languages == (lang.code,)}
+#: Voice states kept per loaded model (a real one is ~20 MB for a 30 s clip).
+_STATES_KEPT = 16
+_MAX_CLIP_SECONDS = 30.0
+_import_lock = threading.Lock()
+
+
+def import_pocket_tts() -> ModuleType:
+    """``pocket_tts``, with torch's thread count as it was before the import."""
+    import torch
+
+    with _import_lock:
+        threads = torch.get_num_threads()
+        try:
+            import pocket_tts
+        finally:
+            torch.set_num_threads(threads)
+    return pocket_tts
+
+
+def check_install() -> None:
+    """The deep doctor's check: pocket_tts imports and finds its packaged configs."""
+    try:
+        import_pocket_tts()
+        from pocket_tts.utils.config import CONFIGS_DIR
+    except (ImportError, OSError) as exc:
+        raise upstream_import_error(exc, "pocket-tts", "pip install pocket-tts==4.0.1") from exc
+    if not (CONFIGS_DIR / "english.yaml").is_file():
+        raise EngineInstallError(f"pocket_tts's model configs are missing from {str(CONFIGS_DIR)!r}; reinstall "
+                                 "pocket-tts (a frozen app must collect pocket_tts/config/*.yaml)")
+
+
+def _config_of(model_size: str) -> ModelConfig:
+    if model_size in ("", "default"):
+        return MODELS[0]
+    for model in MODELS:
+        if model_size in (model.model_size, model.model_name):
+            return model
+    raise UnknownModelError(f"pocket_tts {model_size}", [m.model_size for m in MODELS])
+
+
+def _options() -> dict[str, Any]:
+    raw = os.environ.get(OPTIONS_ENV, "").strip()
+    try:
+        options = json.loads(raw) if raw else {}
+    except json.JSONDecodeError as exc:
+        raise InvalidRequestError(f"{OPTIONS_ENV} is not valid JSON: {exc}") from None
+    if not isinstance(options, dict) or set(options) - {"config"}:
+        raise InvalidRequestError(f'{OPTIONS_ENV} must be a JSON object with only "config" (a local YAML)')
+    if "config" in options and not Path(str(options["config"])).is_file():
+        raise InvalidRequestError(f"{OPTIONS_ENV}: config {options['config']!r} is not a local file")
+    return options
+
+
+def _gated(config: ModelConfig, cause: Exception) -> ModelNotDownloadedError:
+    status = getattr(getattr(cause, "response", None), "status_code", 0)
+    why = {401: "you are not logged in", 403: "this account has not accepted the licence"}.get(
+        int(status or 0), "no access to it")
+    return ModelNotDownloadedError(
+        f"model {config.model_name!r} (voice cloning) uses Kyutai's gated weights and Hugging Face "
+        f"refused them ({why}): accept the licence at https://huggingface.co/{GATED_REPO}, log in "
+        f"(`hf auth login` or HF_TOKEN), then run `voicebox models download {config.model_name}`; "
+        f"or use the preset voices, which need none of this (model {config.model_name.removesuffix('-clone')!r})")
+
+
+def _build_model(pocket_tts: ModuleType, stem: str, weights: Path, tokenizer: Path) -> Any:
+    """pocket-tts's own loader on a YAML that names local files only (nothing to download)."""
+    import yaml
+    from pocket_tts.utils.config import CONFIGS_DIR
+
+    raw = yaml.safe_load(Path(_options().get("config") or CONFIGS_DIR / f"{stem}.yaml").read_text("utf-8"))
+    raw.update(weights_path=str(weights), weights_path_without_voice_cloning=None)
+    raw["flow_lm"]["weights_path"] = raw["mimi"]["weights_path"] = None
+    raw["flow_lm"]["lookup_table"]["tokenizer_path"] = str(tokenizer)
+    with tempfile.TemporaryDirectory(prefix="voicebox-pocket-tts-") as scratch:
+        path = Path(scratch) / f"{stem}.yaml"
+        path.write_text(yaml.safe_dump(raw), "utf-8")
+        try:
+            return pocket_tts.TTSModel.load_model(config=path)
+        except (RuntimeError, OSError, ValueError, KeyError) as exc:
+            raise ModelNotDownloadedError(
+                f"Pocket TTS's files {str(weights)!r} and {str(tokenizer)!r} could not be loaded "
+                f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}); delete the "
+                "model and download it again") from exc
+
+
+@dataclasses.dataclass
+class _Loaded:
+    config: ModelConfig
+    model: Any  # pocket_tts.TTSModel
+    #: The open repository's config: tokenizer and preset voice states.
+    voices_from: ModelConfig
+    stem: str
+    states: OrderedDict[tuple[str, str], Any] = dataclasses.field(default_factory=OrderedDict)
+
+    @property
+    def clones(self) -> bool:
+        return self.config.hf_repo_id == GATED_REPO
+
+
+class _Upstream:
+    """One ``generate_audio_stream``, stepped from worker threads one chunk at a time."""
+
+    def __init__(self, model: Any, state: Any, text: str, seed: int | None) -> None:
+        self._model, self._state, self._text, self._seed = model, state, text, seed
+        self._stop = threading.Event()
+        self._busy = threading.Lock()
+        self._chunks: Any = None
+
+    def next(self) -> np.ndarray | None:
+        with self._busy:
+            if self._stop.is_set():
+                return None
+            if self._chunks is None:  # the seed, then the generation thread it starts
+                seed_everything(self._seed)
+                self._chunks = self._model.generate_audio_stream(self._state, self._text, stop=self._stop)
+            try:
+                chunk = next(self._chunks)
+            except StopIteration:
+                return None
+            except Exception as exc:
+                raise GenerationError(f"Pocket TTS failed while generating ({type(exc).__name__}: {exc})") from exc
+        return as_mono_float32(chunk)
+
+    def close(self) -> None:
+        self._stop.set()  # upstream's generation thread ends at its next frame
+        with self._busy:
+            if self._chunks is not None:
+                self._chunks.close()
+
+
+class PocketTTSBackend:
+    """TTSBackend (and StreamingBackend) for Pocket TTS: one model in memory at a time."""
+
+    def __init__(self) -> None:
+        self._loaded: _Loaded | None = None
+        # Held by a coroutine from start to end of a load, an encoding or a whole generation,
+        # and taken without blocking a thread: an engine's work may share one worker thread.
+        self._lock = threading.Lock()
+
+    @contextlib.asynccontextmanager
+    async def _turn(self) -> AsyncIterator[None]:
+        while not self._lock.acquire(blocking=False):
+            await asyncio.sleep(0.005)
+        try:
+            yield
+        finally:
+            self._lock.release()
+
+    # -- model lifecycle -----------------------------------------------------------------
+
+    async def load_model(self, model_size: str = "default") -> None:
+        config = _config_of(model_size)
+        if self._loaded is None or self._loaded.config is not config:
+            async with self._turn():
+                await asyncio.to_thread(self._load_blocking, config)
+
+    def _load_blocking(self, config: ModelConfig) -> _Loaded:
+        if self._loaded is not None and self._loaded.config is config:
+            return self._loaded
+        try:
+            folder = ensure_model(config)
+        except ModelNotDownloadedError as exc:
+            from huggingface_hub.errors import RepositoryNotFoundError  # GatedRepoError is one
+
+            if config.requires and isinstance(exc.__cause__, RepositoryNotFoundError):
+                raise _gated(config, exc.__cause__) from None
+            raise
+        voices_from = config.requires[0] if config.requires else config
+        lang = _LANGUAGE_OF[config.model_name]
+        tokenizer = ensure_model(voices_from) / f"languages/{lang.stem}/tokenizer.json"
+        pocket_tts = import_pocket_tts()
+        self._loaded = None  # another model replaces this one: never two in memory
+        model = _build_model(pocket_tts, lang.stem, folder / f"languages/{lang.stem}/model.safetensors", tokenizer)
+        model.max_decoder_frames_per_call = 1  # bit-identical audio for one seed
+        model.to(choose_device(config.devices))
+        self._loaded = _Loaded(config, model, voices_from, lang.stem)
+        return self._loaded
+
+    def unload_model(self) -> None:
+        self._loaded = None  # a stream in flight keeps its own reference until it ends
+        empty_device_cache()
+
+    def is_loaded(self) -> bool:
+        return self._loaded is not None
+
+    def _get_model_path(self, model_size: str) -> str:
+        config = _config_of(model_size)
+        override = local_override(config)
+        return str(override) if override is not None else str(config.hf_repo_id)
+
+    # -- voices --------------------------------------------------------------------------
+
+    async def create_voice_prompt(self, audio_path: str, reference_text: str,
+                                  use_cache: bool = True) -> tuple[dict[str, Any], bool]:
+        """The clip itself (24 kHz mono float32): it is encoded for whichever cloning model speaks
+        with it, once per model. Pocket TTS clones without a transcript."""
+        key = prompt_cache.key(ENGINE, audio_path, "")
+        if use_cache and (cached := prompt_cache.get(key)) is not None:
+            return cached, True
+        audio, _ = await asyncio.to_thread(load_reference_audio, audio_path, sample_rate=SAMPLE_RATE)
+        prompt = {"voice_type": "cloned", "engine": ENGINE, "audio": audio}
+        if use_cache:
+            prompt_cache.put(key, prompt)
+        if self._loaded is not None and self._loaded.clones:  # encode now rather than at the first generation
+            async with self._turn():
+                if (loaded := self._loaded) is not None and loaded.clones:
+                    await asyncio.to_thread(self._state, loaded, prompt)
+        return prompt, False
+
+    async def combine_voice_prompts(self, audio_paths: list[str], ref_texts: list[str]) -> tuple[np.ndarray, str]:
+        gap = np.zeros(SAMPLE_RATE // 5, dtype=np.float32)  # 200 ms between clips
+        pieces: list[np.ndarray] = []
+        for path in audio_paths:
+            pieces.extend([load_audio(path, SAMPLE_RATE)[0], gap])
+        audio = np.concatenate(pieces[:-1]) if pieces else np.zeros(0, dtype=np.float32)
+        text = " ".join(t.strip() for t in ref_texts if t and t.strip())
+        return as_mono_float32(audio[: int(_MAX_CLIP_SECONDS * SAMPLE_RATE)]), text
+
+    def _state(self, loaded: _Loaded, voice_prompt: dict[str, Any]) -> Any:
+        """The model state of a voice for the loaded model (memoised: states are per weights)."""
+        if voice_prompt.get("voice_type") == "cloned":
+            audio = np.ascontiguousarray(voice_prompt["audio"], dtype=np.float32)
+            key = ("cloned", hashlib.md5(audio.tobytes()).hexdigest())
+        else:
+            key = ("preset", str(voice_prompt.get("preset_voice_id") or voice_prompt.get("voice_id")))
+        if (state := loaded.states.get(key)) is not None:
+            loaded.states.move_to_end(key)
+            return state
+        if key[0] == "cloned":
+            import torch
+
+            state = loaded.model.get_state_for_audio_prompt(torch.from_numpy(audio)[None])
+        else:
+            state = loaded.model.get_state_for_audio_prompt(self._voice_file(loaded, key[1]))
+        loaded.states[key] = state
+        while len(loaded.states) > _STATES_KEPT:
+            loaded.states.popitem(last=False)
+        return state
+
+    def _voice_file(self, loaded: _Loaded, voice_id: str) -> Path:
+        """A preset voice's state file from the open repository, fetched on its first use."""
+        name = f"languages/{loaded.stem}/embeddings/{voice_id}.safetensors"
+        try:
+            folder = ensure_model(dataclasses.replace(loaded.voices_from, files=(name,)))
+        except ModelNotDownloadedError as exc:
+            raise ModelNotDownloadedError(
+                f"voice {voice_id!r} ({name}) is fetched on its first use and could not be: {exc}") from exc
+        if not (folder / name).is_file():
+            raise ModelNotDownloadedError(f"voice {voice_id!r}: {str(folder)!r} has no {name}; add it there or "
+                                          "unset the local model override to download it")
+        return folder / name
+
+    # -- generation ----------------------------------------------------------------------
+
+    async def generate(self, text: str, voice_prompt: dict[str, Any], language: str = "en",
+                       seed: int | None = None, instruct: str | None = None) -> tuple[np.ndarray, int]:
+        """The stream joined: what :meth:`generate_stream` yields, sample for sample."""
+        chunks = [chunk async for chunk in self.generate_stream(text, voice_prompt, language, seed, instruct)]
+        if not chunks:
+            raise GenerationError("Pocket TTS produced no audio for this text")
+        return np.concatenate(chunks), SAMPLE_RATE
+
+    async def generate_stream(self, text: str, voice_prompt: dict[str, Any], language: str = "en",
+                              seed: int | None = None, instruct: str | None = None) -> AsyncIterator[np.ndarray]:
+        """Each 80 ms frame as Pocket TTS decodes it; closing the iterator stops the generation."""
+        if not text.strip() or not has_speakable_text(text):
+            raise EmptyTextError()
+        if instruct:
+            raise InvalidRequestError("Pocket TTS does not take an instruct prompt; leave it out")
+        async with self._turn():
+            loaded = self._loaded
+            if loaded is None:
+                loaded = await asyncio.to_thread(self._load_blocking, MODELS[0])
+            self._check(loaded, voice_prompt, language)
+            state = await asyncio.to_thread(self._state, loaded, voice_prompt)
+            upstream = _Upstream(loaded.model, state, text, seed)
+            try:
+                while (chunk := await asyncio.to_thread(upstream.next)) is not None:
+                    yield chunk
+            finally:
+                await asyncio.to_thread(upstream.close)
+
+    def _check(self, loaded: _Loaded, voice_prompt: dict[str, Any], language: str) -> None:
+        kind = voice_prompt.get("voice_type") if isinstance(voice_prompt, dict) else None
+        preset = _VOICES.get(str(voice_prompt.get("preset_voice_id") or voice_prompt.get("voice_id"))) \
+            if kind == "preset" else None
+        if kind == "preset" and preset is None:
+            raise UnknownVoiceError(str(voice_prompt.get("preset_voice_id")), ENGINE, _VOICES)
+        if kind == "cloned" and not loaded.clones:
+            clone = next(m for m in MODELS if m.requires and m.languages == loaded.config.languages)
+            raise InvalidRequestError(
+                f"model {loaded.config.model_name!r} has no voice cloning; use {clone.model_name!r} (gated: "
+                f"accept the licence at https://huggingface.co/{GATED_REPO} and log in), or a preset voice")
+        if kind not in ("preset", "cloned") or (kind == "cloned" and "audio" not in voice_prompt):
+            raise InvalidRequestError("Pocket TTS speaks with a preset voice or a cloned one (a reference clip)")
+        # With no language asked for, the core passes a preset voice's own; the model speaks its own.
+        if language not in loaded.config.languages and not (preset and language == preset.language):
+            raise UnsupportedLanguageError(language, f"model {loaded.config.model_name!r}", loaded.config.languages)
