@@ -30,7 +30,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 WHEELHOUSE = Path(os.environ.get("VOICEBOX_WHEELHOUSE", ROOT / "wheelhouse"))
 #: The issue's order first, then every other engine whose upstream is on PyPI (LuxTTS's is git-only).
-ORDER = ["qwen", "vibevoice", "kokoro[english-g2p]", "chatterbox", "piper", "tada", "voxcpm"]
+ORDER = ["qwen", "vibevoice", "kokoro[english-g2p]", "chatterbox", "piper", "tada", "voxcpm", "pocket_tts"]
 TIMINGS: dict[str, Any] = {}
 
 pytestmark = pytest.mark.skipif(not (WHEELHOUSE / "simple").is_dir(),
