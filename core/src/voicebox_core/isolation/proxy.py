@@ -251,15 +251,7 @@ class WorkerProcess:
     async def call(self, op: str, args: dict[str, Any], progress: Callable[[dict[str, Any]], None] | None = None,
                    timeout: float | None = None) -> Any:
         """One request from the event loop; progress events reset the timeout."""
-        loop = asyncio.get_running_loop()
-        inbox: asyncio.Queue[tuple[dict[str, Any], list[bytes]]] = asyncio.Queue()
-
-        def deliver(header: dict[str, Any], frames: list[bytes]) -> None:
-            try:
-                loop.call_soon_threadsafe(inbox.put_nowait, (header, frames))
-            except RuntimeError:
-                pass  # the caller's loop is closed: nobody waits for this answer
-
+        inbox, deliver = _inbox()
         timeout = timeout or request_timeout()
         rid = self._post(op, args, deliver)
         try:
@@ -274,28 +266,23 @@ class WorkerProcess:
                     continue
                 return self._answer(op, header, frames)
         except asyncio.CancelledError:
-            if self.alive:
-                try:
-                    send(self.conn, self._send_lock, {"id": next(self._ids), "op": "cancel",
-                                                      "args": {"target": rid}})
-                except (OSError, ValueError):
-                    pass
+            self._cancel(rid)
             raise
         finally:
             self._forget(rid)
 
+    def _cancel(self, rid: int) -> None:
+        """Ask the worker to cancel request ``rid`` (its caller stopped waiting)."""
+        if self.alive:
+            try:
+                send(self.conn, self._send_lock, {"id": next(self._ids), "op": "cancel", "args": {"target": rid}})
+            except (OSError, ValueError):
+                pass
+
     async def stream(self, op: str, args: dict[str, Any], timeout: float | None = None) -> AsyncIterator[Any]:
         """One request whose ``frame`` events are yielded as they arrive (none is held back);
         each must come within the timeout. Closing the iterator cancels the request."""
-        loop = asyncio.get_running_loop()
-        inbox: asyncio.Queue[tuple[dict[str, Any], list[bytes]]] = asyncio.Queue()
-
-        def deliver(header: dict[str, Any], frames: list[bytes]) -> None:
-            try:
-                loop.call_soon_threadsafe(inbox.put_nowait, (header, frames))
-            except RuntimeError:
-                pass  # the caller's loop is closed: nobody waits for these frames
-
+        inbox, deliver = _inbox()
         timeout = timeout or request_timeout()
         rid = self._post(op, args, deliver)
         finished = False
@@ -314,11 +301,8 @@ class WorkerProcess:
                 self._answer(op, header, frames)
                 return
         finally:
-            if not finished and self.alive:  # the listener stopped: stop the engine too
-                try:
-                    send(self.conn, self._send_lock, {"id": next(self._ids), "op": "cancel", "args": {"target": rid}})
-                except (OSError, ValueError):
-                    pass
+            if not finished:  # the listener stopped: stop the engine too
+                self._cancel(rid)
             self._forget(rid)
 
     def call_sync(self, op: str, args: dict[str, Any], timeout: float | None = None) -> Any:
@@ -338,6 +322,20 @@ class WorkerProcess:
                     return self._answer(op, header, frames)
         finally:
             self._forget(rid)
+
+
+def _inbox() -> tuple[asyncio.Queue[tuple[dict[str, Any], list[bytes]]], Callable[[dict[str, Any], list[bytes]], None]]:
+    """A queue on the running loop, and the callable the reader thread delivers into it with."""
+    loop = asyncio.get_running_loop()
+    inbox: asyncio.Queue[tuple[dict[str, Any], list[bytes]]] = asyncio.Queue()
+
+    def deliver(header: dict[str, Any], frames: list[bytes]) -> None:
+        try:
+            loop.call_soon_threadsafe(inbox.put_nowait, (header, frames))
+        except RuntimeError:
+            pass  # the caller's loop is closed: nobody waits for this answer
+
+    return inbox, deliver
 
 
 def _accept(listener: Listener, into: list[Any]) -> None:
