@@ -136,7 +136,8 @@ def test_a_stack_package_forced_past_the_pins_is_reported_by_the_doctor() -> Non
     finally:
         back = _pip("install", "--no-deps", "--quiet", f"{target}=={restore}")
         assert back.returncode == 0, back.stderr[-2000:]
-    code, again = _doctor()  # put back by hand: the set changed since the last deep check
-    assert code == 1 and all(p["state"] == "STALE" for p in again["plugins"] if p["distribution"] in broken), again
+    # put back by hand to the very set the last deep check saw: its results hold again
+    code, again = _doctor()
+    assert code == 0 and all(p["state"] in ("OK", "SLOW") for p in again["plugins"]), again
     code, again = _doctor("--deep")
     assert code == 0, again

@@ -224,29 +224,46 @@ class RayBackend:
     async def generate_stream(self, text: str, voice_prompt: dict[str, Any], language: str = "en",
                               seed: int | None = None, instruct: str | None = None) -> AsyncIterator[Any]:
         """A streaming engine's chunks as its replica yields them (a Ray Serve stream); closing
-        this iterator cancels the stream, which closes the engine's generator on the replica."""
+        this iterator cancels the stream, which closes the engine's generator on the replica.
+        A replica that dies mid-stream is replaced once, as ``generate`` is retried: the other
+        replica speaks the text again and what was already sent is skipped (an engine without
+        a seed says it slightly differently there, but the listener hears the whole text)."""
         args = {"model_size": self._size(), "text": text, "voice_prompt": voice_prompt, "language": language,
                 "seed": seed, "instruct": instruct, "clips": self._clips_of(voice_prompt)}
-        stream = self.handle.options(stream=True).frames.remote(args)
-        finished = False
-        try:
-            async for event in _bounded(stream, request_timeout()):
-                if "frame" in event:
-                    yield event["frame"]
-                    continue
-                finished = True
-                self._answer(event)
-                return
-        except TimeoutError:
-            raise EngineWorkerError(f"engine {self.engine!r}: its Ray deployment {self.app} sent no audio "
-                                    f"within {request_timeout():.0f} s (VOICEBOX_WORKER_TIMEOUT)") from None
-        except (asyncio.CancelledError, GeneratorExit):
-            raise
-        except Exception as exc:  # noqa: BLE001 - Ray's exceptions, mapped
-            raise self._ray_error(exc, "generate_stream") from None
-        finally:
-            if not finished:
-                stream.cancel()
+        sent, died = 0, ""
+        for _attempt in range(2):
+            stream = self.handle.options(stream=True).frames.remote(args)
+            finished, skip = False, sent
+            try:
+                async for event in _bounded(stream, request_timeout()):
+                    if "frame" not in event:
+                        finished = True
+                        self._answer(event)
+                        return
+                    frame = event["frame"]
+                    if skip:
+                        cut = min(skip, len(frame))
+                        frame, skip = frame[cut:], skip - cut
+                    if len(frame):
+                        sent += len(frame)
+                        yield frame
+                raise EngineWorkerError(f"engine {self.engine!r}: its Ray deployment {self.app} ended a stream "
+                                        "without its answer")
+            except TimeoutError:
+                raise EngineWorkerError(f"engine {self.engine!r}: its Ray deployment {self.app} sent no audio "
+                                        f"within {request_timeout():.0f} s (VOICEBOX_WORKER_TIMEOUT)") from None
+            except (asyncio.CancelledError, GeneratorExit, EngineWorkerError):
+                raise
+            except Exception as exc:  # noqa: BLE001 - Ray's exceptions, mapped
+                mapped = self._ray_error(exc, "generate_stream")
+                if not isinstance(mapped, _ReplicaDied):
+                    raise mapped from None
+                died = str(mapped)
+            finally:
+                if not finished:
+                    stream.cancel()
+        raise EngineWorkerError(f"engine {self.engine!r}: its Ray replica died during a stream ({died}), twice; "
+                                "Ray Serve starts replicas again, retry shortly")
 
     def _get_model_path(self, model_size: str) -> str:
         """Where a replica finds the model (a path on the replica's machine)."""
