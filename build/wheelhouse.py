@@ -6,8 +6,8 @@ Writes ``<out>/*.whl`` (voicebox-core and every plugin, ``pip wheel --no-deps``)
 ``<out>/simple/<project>/index.html``: what a user gets from an index. Then, exactly as from
 PyPI (``voicebox-engine-<name>`` resolved by name, its dependencies from the usual index)::
 
-    voicebox engines install qwen --find-links wheelhouse
-    voicebox engines install qwen --index-url file://$PWD/wheelhouse/simple --extra-index-url https://pypi.org/simple
+    voicebox engines install NAME --find-links wheelhouse
+    voicebox engines install NAME --index-url file://$PWD/wheelhouse/simple --extra-index-url https://pypi.org/simple
 
 Nothing is rebuilt when no source file changed since the last build (a stamp of every file's
 size and time); several builds at once (parallel tox environments) wait for one another.

@@ -87,7 +87,7 @@ def cmd_engines_list(args: argparse.Namespace) -> int:
     if not rows and failures:
         print(f"No engine loaded: {len(failures)} installed plugin(s) failed to load (below).")
     elif not rows:
-        print("No engines installed. Install one: `voicebox engines install NAME` (e.g. piper).")
+        print("No engines installed. Install one: `voicebox engines install NAME`.")
     for row in rows:
         lives = row["lives"]
         where = "isolated" if lives["mode"] == "isolated" else f"loaded in {row['load_ms']} ms"
@@ -468,7 +468,7 @@ def build_parser() -> argparse.ArgumentParser:
         "(--no-deps) and a torchaudio that imports, then the deep check of every engine that shares the "
         "environment; a failure puts the environment back exactly as it was.")
     install.add_argument("names", nargs="+", metavar="NAME",
-                         help="an engine or distribution name (qwen = voicebox-engine-qwen), a wheel or a plugin folder")
+                         help="an engine or distribution name (NAME = voicebox-engine-NAME), a wheel or a plugin folder")
     place = install.add_mutually_exclusive_group()
     place.add_argument("--isolated", action="store_true", help="always in its own environment under the data dir")
     place.add_argument("--in-process", action="store_true",

@@ -40,7 +40,7 @@ from voicebox_core.installer.target import Say, Target
 
 __all__ = ["InstallRefusedError", "Outcome", "install", "repair", "resolve", "uninstall"]
 
-#: The prefix of every engine distribution's name: ``qwen`` means ``voicebox-engine-qwen``.
+#: The prefix of every engine distribution's name: ``NAME`` means ``voicebox-engine-NAME``.
 PREFIX = "voicebox-engine-"
 
 
@@ -86,7 +86,7 @@ class Outcome:
 
 def resolve(name: str) -> tuple[str, str]:
     """(the pip argument, the canonical distribution) of NAME: an engine or distribution name
-    (``qwen`` is ``voicebox-engine-qwen``), a requirement, a wheel or a plugin folder."""
+    (``NAME`` is ``voicebox-engine-NAME``), a requirement, a wheel or a plugin folder."""
     from voicebox_core.isolation.envs import requirement_name
 
     if Path(name).exists() or name.endswith(".whl"):
@@ -106,7 +106,7 @@ def resolve(name: str) -> tuple[str, str]:
 
 
 def _engine_owner(engine: str) -> str | None:
-    """The distribution of an installed engine called ``engine`` (``qwen_custom_voice``)."""
+    """The distribution of an installed engine called ``engine`` (one of several engines of a plugin)."""
     from voicebox_core.registry import get_registry
 
     try:

@@ -186,7 +186,7 @@ _FORMATS = {"wav": ("WAV", "PCM_16"), "flac": ("FLAC", "PCM_16"), "ogg": ("OGG",
 #: Rates the Opus codec takes; other audio is resampled to the next one up.
 OPUS_RATES = (8000, 12000, 16000, 24000, 48000)
 
-#: MP3 at a constant 128 kbit/s (what OpenAI's speech API and Kokoro-FastAPI serve; for
+#: MP3 at a constant 128 kbit/s (what OpenAI's speech API and other TTS servers serve; for
 #: mono speech well past what a listener can tell from the original). libsndfile's default
 #: (variable, quality 0.5) gave about 50 kbit/s. MPEG-2.5 (under 16 kHz) stops at 64.
 MP3_KBIT_S = 128
