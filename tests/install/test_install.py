@@ -80,7 +80,7 @@ def test_every_engine_installs_by_name_and_every_engine_stays_ok(data: Path) -> 
         code, report = doctor(data)
         states = {p["distribution"]: p["state"] for p in report["plugins"]}
         assert code == 0 and set(states.values()) <= {"OK", "SLOW"}, (name, states, report["checks"])
-        assert f"voicebox-engine-{engine}" in states
+        assert f"voicebox-engine-{engine.replace('_', '-')}" in states
     print("install timings:", json.dumps({k: v["seconds"] | {"wall": v["wall"]} for k, v in TIMINGS.items()}))
     code, report = doctor(data, "--deep")
     assert code == 0, [e for e in report["engines"] if not e["ok"]]
