@@ -11,6 +11,7 @@ voices also speaks a dialogue through its worker.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
@@ -22,7 +23,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import numpy as np
 import pytest
+import soundfile as sf
 import voicebox_core as vb
 from conftest import CONSTRAINTS, ROOT, Server, voicebox
 from voicebox_core.registry import Registry
@@ -120,7 +123,11 @@ def test_one_server_generates_with_every_environment_at_once(pinned: dict[str, A
         for engine in requests:
             response = results[engine]
             assert response.status_code == 200, (engine, response.text)
-            assert response.headers["content-type"] == "audio/flac" and len(response.content) > 1000
+            assert response.headers["content-type"] == "audio/flac"
+            # a tiny random-weight model may say little, and FLAC packs a short or quiet clip
+            # into a few hundred bytes: decode it rather than weigh it
+            audio, rate = sf.read(io.BytesIO(response.content))
+            assert len(audio) > 0 and rate > 0 and np.isfinite(audio).all(), (engine, len(audio), rate)
         assert set(requests) <= set(server.workers())
     finally:
         server.stop()
