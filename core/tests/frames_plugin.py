@@ -1,5 +1,7 @@
 """A streaming test engine for test_streaming.py: ten frames of a tone, each after a pause,
-with a log of what it made and when (so a test can tell when the engine finished)."""
+with a log of what it made and when (so a test can tell when the engine finished); and
+``frames_words`` for test_timing.py: a tone per word, 60 ms per letter, a 100 ms pause
+after each, one timed chunk per sentence (its alignment is exact by construction)."""
 
 from __future__ import annotations
 
@@ -64,16 +66,47 @@ class FramesBackend:
                     json.dump({**LOG, "finished": LOG["finished"] is not None}, log)
 
 
+class WordsBackend(FramesBackend):
+    """Every word a tone of 60 ms per letter, then 100 ms of silence; a chunk per sentence."""
+
+    async def generate(self, text, voice_prompt, language="en", seed=None, instruct=None):
+        return np.concatenate([c.audio async for c in self.generate_timed(text, voice_prompt)]), RATE
+
+    async def generate_stream(self, text, voice_prompt, language="en", seed=None, instruct=None):
+        async for chunk in self.generate_timed(text, voice_prompt):
+            yield chunk.audio
+
+    async def generate_timed(self, text, voice_prompt, language="en", seed=None, instruct=None):
+        sentence: list = []
+        words: list = []
+        for word in text.split():
+            start = sum(map(len, sentence)) / RATE
+            tone = 0.3 * np.sin(2 * np.pi * 220 * np.arange(int(0.06 * RATE * len(word))) / RATE)
+            sentence += [tone.astype(np.float32), np.zeros(RATE // 10, dtype=np.float32)]
+            words.append(vb.WordTime(word, start, start + len(tone) / RATE))
+            if word[-1] in ".!?":
+                await asyncio.sleep(0.01)
+                yield vb.TimedChunk(np.concatenate(sentence), tuple(words))
+                sentence, words = [], []
+        if sentence:
+            yield vb.TimedChunk(np.concatenate(sentence), tuple(words))
+
+
+class NoWords(FramesBackend):
+    generate_timed = None
+
+
 class NoFrames(FramesBackend):
     generate_stream = None  # type: ignore[assignment]
 
 
 @vb.hookimpl
 def voicebox_register_engines(register):
-    for name, backend in (("frames", "FramesBackend"), ("frames_liar", "NoFrames")):
+    for name, backend, words in (("frames", "FramesBackend", False), ("frames_liar", "NoFrames", False),
+                                 ("frames_words", "WordsBackend", True), ("frames_mute", "NoWords", True)):
         register(vb.EngineInfo(
             name=name, display_name="Frames", backend=f"frames_plugin:{backend}", voice_kinds=("preset",),
             preset_voices=(vb.PresetVoice("tone", "Tone", "en"),), default_voice="tone",
-            capabilities=vb.Capabilities(streaming=True),
+            capabilities=vb.Capabilities(streaming=True, word_timestamps=words, max_chunk_chars=60 if words else 800),
             models=(vb.ModelConfig(model_name=name, display_name="Frames", engine=name, hf_repo_id=None,
                                    bundled=True, sample_rate=RATE, languages=("en",)),)))

@@ -13,7 +13,7 @@ An engine author needs nothing beyond this module's ``__all__``::
 
 import typing as _typing
 
-from voicebox_core.backend import StreamingBackend, TTSBackend
+from voicebox_core.backend import StreamingBackend, TimedBackend, TTSBackend
 from voicebox_core.config import Capabilities, EngineInfo, ModelConfig, PresetVoice, VoiceKind
 from voicebox_core.errors import (
     ConflictError,
@@ -38,6 +38,7 @@ from voicebox_core.errors import (
 )
 from voicebox_core.hookspecs import API_VERSION, hookimpl
 from voicebox_core.registry import PluginFailure, PluginRecord, Registry, get_registry
+from voicebox_core.timing import TimedChunk, WordTime
 
 if _typing.TYPE_CHECKING:
     from voicebox_core import runtime
@@ -94,6 +95,8 @@ __all__ = [
     "SynthesisRequest",
     "Synthesizer",
     "TTSBackend",
+    "TimedBackend",
+    "TimedChunk",
     "UnknownEngineError",
     "UnknownModelError",
     "UnknownVoiceError",
@@ -101,6 +104,7 @@ __all__ = [
     "Voice",
     "VoiceKind",
     "VoiceboxError",
+    "WordTime",
     "__version__",
     "get_registry",
     "hookimpl",

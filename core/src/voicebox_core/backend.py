@@ -2,7 +2,9 @@
 
 An existing Voicebox backend moves into a plugin with its method bodies as they are. An
 engine whose model yields audio while it decodes also implements :class:`StreamingBackend`
-(one more method) and says so with ``Capabilities(streaming=True)``.
+(one more method) and says so with ``Capabilities(streaming=True)``; one whose model aligns
+its output with the text implements :class:`TimedBackend` and says
+``Capabilities(word_timestamps=True)``.
 """
 
 from __future__ import annotations
@@ -13,7 +15,9 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 if TYPE_CHECKING:  # the annotations only: discovery must not import numpy
     import numpy as np
 
-__all__ = ["StreamingBackend", "TTSBackend"]
+    from voicebox_core.timing import TimedChunk
+
+__all__ = ["StreamingBackend", "TTSBackend", "TimedBackend"]
 
 
 @runtime_checkable
@@ -72,5 +76,29 @@ class StreamingBackend(TTSBackend, Protocol):
         iterating (``aclose``) between chunks when the listener is gone: release the model's
         work there (a ``finally`` that closes the upstream generator). Blocking work belongs in
         ``asyncio.to_thread``, one chunk at a time, so the event loop stays free in between.
+        """
+        ...
+
+
+@runtime_checkable
+class TimedBackend(TTSBackend, Protocol):
+    """A backend whose model says when each word is spoken (``Capabilities(word_timestamps=True)``)."""
+
+    def generate_timed(
+        self,
+        text: str,
+        voice_prompt: dict[str, Any],
+        language: str = "en",
+        seed: int | None = None,
+        instruct: str | None = None,
+    ) -> AsyncIterator[TimedChunk]:
+        """Speak ``text`` as an async iterator of :class:`~voicebox_core.timing.TimedChunk`:
+        audio as in ``generate_stream`` (or one chunk for the whole text), each with the words
+        it speaks and their start/end in seconds from the start of *that chunk's* audio.
+
+        The times come from the model's own alignment (predicted durations, attention);
+        a chunk without one has ``words=None``, never times estimated from the text. A word is
+        written as in ``text`` (punctuation attached), in order. Same closing rules as
+        ``generate_stream``.
         """
         ...

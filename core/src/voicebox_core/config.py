@@ -92,6 +92,9 @@ class Capabilities:
     #: The backend implements ``generate_stream`` (voicebox_core.StreamingBackend): audio leaves
     #: as the model makes it, not a sentence at a time.
     streaming: bool = False
+    #: The backend implements ``generate_timed`` (voicebox_core.TimedBackend): word start and
+    #: end times from the model's own alignment, served as captions and timestamps.
+    word_timestamps: bool = False
     multi_sample: bool = False
     #: Same seed, same text, same voice gives bit-identical audio on one machine.
     deterministic: bool = False

@@ -37,7 +37,7 @@ import importlib_metadata
 import pluggy
 
 from voicebox_core import hookspecs
-from voicebox_core.backend import StreamingBackend, TTSBackend
+from voicebox_core.backend import StreamingBackend, TimedBackend, TTSBackend
 from voicebox_core.config import EngineInfo, ModelConfig, validate_engine
 from voicebox_core.errors import ContractError, UnknownEngineError, UnknownModelError
 
@@ -534,6 +534,11 @@ class Registry:
                     raise ContractError(
                         f"engine {engine!r} declares Capabilities(streaming=True), but backend "
                         f"{type(backend).__name__} has no generate_stream (voicebox_core.StreamingBackend)"
+                    )
+                if info.capabilities.word_timestamps and not isinstance(backend, TimedBackend):
+                    raise ContractError(
+                        f"engine {engine!r} declares Capabilities(word_timestamps=True), but backend "
+                        f"{type(backend).__name__} has no generate_timed (voicebox_core.TimedBackend)"
                     )
                 if self.engine_threads:
                     from voicebox_core.threads import EngineThread, ThreadedBackend

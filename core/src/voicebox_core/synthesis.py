@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from voicebox_core.backend import StreamingBackend
+from voicebox_core.backend import StreamingBackend, TimedBackend
 from voicebox_core.config import EngineInfo, ModelConfig
 from voicebox_core.errors import (
     ContractError,
@@ -40,6 +40,7 @@ from voicebox_core.runtime.audio import (
 )
 from voicebox_core.runtime.device import empty_device_cache
 from voicebox_core.runtime.paths import data_dir
+from voicebox_core.timing import WordTime, shift_words
 from voicebox_core.runtime.text import (
     has_speakable_text,
     script_turns,
@@ -108,6 +109,9 @@ class Synthesis:
     language: str
     chunks: int
     timings: dict[str, float] = field(default_factory=dict)
+    #: When each word is spoken (seconds from the start of ``audio``), from the engine's own
+    #: alignment; None when it was not asked for or the engine has none.
+    words: tuple[WordTime, ...] | None = None
 
     @property
     def duration(self) -> float:
@@ -343,30 +347,58 @@ class Synthesizer:
         info = self.registry.engine(engine)
         return info.capabilities.streaming and isinstance(self.registry.backend(engine), StreamingBackend)
 
-    async def _frames(self, plan: _Plan, stop: Callable[[], bool] | None = None) -> AsyncIterator[np.ndarray]:
+    def timed(self, engine: str) -> bool:
+        """Whether ``engine`` says when each word is spoken (and its backend can)."""
+        info = self.registry.engine(engine)
+        return info.capabilities.word_timestamps and isinstance(self.registry.backend(engine), TimedBackend)
+
+    async def stream_timed(self, request: SynthesisRequest, stop: Callable[[], bool] | None = None
+                           ) -> AsyncIterator[tuple[np.ndarray, int, tuple[WordTime, ...] | None]]:
+        """:meth:`stream` with the words each chunk speaks, their times in seconds from the
+        start of the utterance. An engine without alignments (or a chunk without one) gives
+        None: no timestamps rather than guessed ones."""
+        plan = self.plan(request)
+        if not self.timed(plan.engine.name):
+            async for audio, rate in self.stream(request, stop):
+                yield audio, rate, None
+            return
+        rate, at = plan.model.sample_rate, 0
+        async for audio, words in self._frames(plan, stop, timed=True):
+            yield audio, rate, None if words is None else shift_words(words, at / rate)
+            at += len(audio)
+
+    async def _frames(self, plan: _Plan, stop: Callable[[], bool] | None = None,
+                      timed: bool = False) -> AsyncIterator[Any]:
         """The engine's own chunks, text chunk after text chunk; the upstream generator is
-        closed as soon as the listener stops (``stop``, or this generator closed)."""
+        closed as soon as the listener stops (``stop``, or this generator closed). ``timed``:
+        ``generate_timed``'s chunks, as (audio, words from the start of that audio)."""
         await self.load(plan.model.model_name)
         prompt = await self.voice_prompt(plan)
+        for index in range(len(plan.chunks)):
+            async for item in self._chunk_frames(plan, index, prompt, stop, timed):
+                yield item
+
+    async def _chunk_frames(self, plan: _Plan, index: int, prompt: dict[str, Any],
+                            stop: Callable[[], bool] | None, timed: bool) -> AsyncIterator[Any]:
         backend = self.registry.backend(plan.engine.name)
-        for index, chunk in enumerate(plan.chunks):
-            seed = None if plan.seed is None else (plan.seed + index) % 2**32
-            frames = backend.generate_stream(chunk, prompt, plan.language, seed, plan.instruct)  # type: ignore[attr-defined]
-            produced = 0
-            try:
-                async for frame in frames:
-                    if stop is not None and stop():
-                        raise GenerationCancelledError("generation cancelled")
-                    frame = as_mono_float32(frame)
-                    if len(frame):
-                        produced += len(frame)
-                        yield frame
-            finally:
-                closing = getattr(frames, "aclose", None)
-                if closing is not None:
-                    await closing()
-            if not produced:
-                raise GenerationError(f"engine {plan.engine.name!r} streamed no audio for chunk {index + 1}")
+        seed = None if plan.seed is None else (plan.seed + index) % 2**32
+        method = backend.generate_timed if timed else backend.generate_stream  # type: ignore[attr-defined]
+        frames = method(plan.chunks[index], prompt, plan.language, seed, plan.instruct)
+        produced = 0
+        try:
+            async for item in frames:
+                if stop is not None and stop():
+                    raise GenerationCancelledError("generation cancelled")
+                audio = as_mono_float32(item.audio if timed else item)
+                if len(audio):
+                    produced += len(audio)
+                    yield (audio, _checked_words(plan, item.words, len(audio))) if timed else audio
+        finally:
+            closing = getattr(frames, "aclose", None)
+            if closing is not None:
+                await closing()
+        if not produced:
+            raise GenerationError(f"engine {plan.engine.name!r} streamed no audio for chunk {index + 1}")
 
     async def _run(self, plan: _Plan,
                    stop: Callable[[], bool] | None = None) -> AsyncIterator[tuple[np.ndarray, int]]:
@@ -392,19 +424,81 @@ class Synthesizer:
                 )
             yield audio, rate
 
-    async def synthesize(self, request: SynthesisRequest,
-                         stop: Callable[[], bool] | None = None) -> Synthesis:
+    async def synthesize(self, request: SynthesisRequest, stop: Callable[[], bool] | None = None,
+                         timestamps: bool = False) -> Synthesis:
         """The whole utterance, chunks crossfaded, loudness normalised (unless the request
         says not to). ``stop`` is asked between chunks; when it answers True the
-        synthesis ends with :class:`~voicebox_core.errors.GenerationCancelledError`."""
+        synthesis ends with :class:`~voicebox_core.errors.GenerationCancelledError`.
+        ``timestamps``: also when each word is spoken, from an engine with alignments
+        (``Synthesis.words``; None from any other)."""
         started = time.perf_counter()
         plan = self.plan(request)
-        pieces = [audio async for audio, _ in self._run(plan, stop)]
         rate = plan.model.sample_rate
+        words: list[WordTime] | None = None
+        if timestamps and self.timed(plan.engine.name):
+            pieces, per_piece = await self._timed_pieces(plan, stop)
+            words = []
+            at = 0  # where each piece starts in the crossfaded whole
+            for index, (piece, piece_words) in enumerate(zip(pieces, per_piece, strict=True)):
+                if index:
+                    at -= min(at, len(piece), rate * request.crossfade_ms // 1000)
+                if piece_words is None:
+                    words = None
+                elif words is not None:
+                    words += shift_words(piece_words, at / rate)
+                at += len(piece)
+        else:
+            pieces = [audio async for audio, _ in self._run(plan, stop)]
         audio = crossfade_concat(pieces, rate, request.crossfade_ms)
         if request.normalize:
             audio = normalize_audio(audio)
         if not np.isfinite(audio).all():
             raise GenerationError(f"engine {plan.engine.name!r} produced non-finite audio")
         elapsed = time.perf_counter() - started
-        return Synthesis(audio, rate, plan.model, plan.language, len(pieces), {"total": elapsed})
+        return Synthesis(audio, rate, plan.model, plan.language, len(pieces), {"total": elapsed},
+                         None if words is None else tuple(words))
+
+    async def _timed_pieces(self, plan: _Plan, stop: Callable[[], bool] | None
+                            ) -> tuple[list[np.ndarray], list[tuple[WordTime, ...] | None]]:
+        """Per text chunk: its audio (the engine's timed chunks joined) and its words from the
+        start of that audio; trimmed like :meth:`_run` (a word past the cut goes, one cut
+        short ends there)."""
+        await self.load(plan.model.model_name)
+        prompt = await self.voice_prompt(plan)
+        rate = plan.model.sample_rate
+        pieces: list[np.ndarray] = []
+        spoken: list[tuple[WordTime, ...] | None] = []
+        for index in range(len(plan.chunks)):
+            if stop is not None and stop():
+                raise GenerationCancelledError("generation cancelled")
+            parts: list[np.ndarray] = []
+            words: list[WordTime] | None = []
+            async for audio, chunk_words in self._chunk_frames(plan, index, prompt, stop, timed=True):
+                at = sum(map(len, parts)) / rate
+                words = None if words is None or chunk_words is None else words + list(shift_words(chunk_words, at))
+                parts.append(audio)
+            audio = np.concatenate(parts)
+            if plan.model.needs_trim:
+                audio = trim_tts_output(audio, rate)
+                end = len(audio) / rate
+                words = None if words is None else [
+                    WordTime(w.word, w.start, min(w.end, end)) for w in words if w.start < end]
+            pieces.append(audio)
+            spoken.append(None if words is None else tuple(words))
+        return pieces, spoken
+
+
+def _checked_words(plan: _Plan, words: Any, samples: int) -> tuple[WordTime, ...] | None:
+    """An engine's words for a chunk of ``samples``: WordTime in order, inside the audio."""
+    if words is None:
+        return None
+    words = tuple(words)
+    limit = samples / plan.model.sample_rate + 1e-3
+    previous = 0.0
+    for word in words:
+        if not isinstance(word, WordTime) or not (previous - 1e-3 <= word.start <= word.end <= limit):
+            raise ContractError(
+                f"engine {plan.engine.name!r} gave word times out of order or outside its audio "
+                f"({word!r} in a chunk of {samples / plan.model.sample_rate:.3f} s)")
+        previous = word.start
+    return words

@@ -80,10 +80,17 @@ class ThreadedBackend:
             self._backend.generate(text, voice_prompt, language, seed, instruct))
         return result
 
-    async def generate_stream(self, text: str, voice_prompt: dict[str, Any], language: str = "en",
-                              seed: int | None = None, instruct: str | None = None) -> AsyncIterator[Any]:
+    def generate_stream(self, text: str, voice_prompt: dict[str, Any], language: str = "en",
+                        seed: int | None = None, instruct: str | None = None) -> AsyncIterator[Any]:
         """The engine's chunks, each step of its iterator taken on the engine's thread."""
-        chunks = self._backend.generate_stream(text, voice_prompt, language, seed, instruct)
+        return self._steps(self._backend.generate_stream(text, voice_prompt, language, seed, instruct))
+
+    def generate_timed(self, text: str, voice_prompt: dict[str, Any], language: str = "en",
+                       seed: int | None = None, instruct: str | None = None) -> AsyncIterator[Any]:
+        """The engine's timed chunks, each step of its iterator taken on the engine's thread."""
+        return self._steps(self._backend.generate_timed(text, voice_prompt, language, seed, instruct))
+
+    async def _steps(self, chunks: Any) -> AsyncIterator[Any]:
         try:
             while True:
                 try:

@@ -206,17 +206,23 @@ class _Worker:
 
     async def generate_stream(self, rid: int, args: dict[str, Any], frames: list[bytes]) -> dict[str, int]:
         """Each chunk the engine yields goes to the host at once (an event of the request); the
-        answer counts them. A cancel from the host closes the engine's generator."""
+        answer counts them. A cancel from the host closes the engine's generator. ``timed``:
+        ``generate_timed``'s chunks, with their words."""
         from voicebox_core.isolation.protocol import decode_arrays, encode_arrays
 
+        from voicebox_core.timing import words_to_json
+
         prompt = self.resolve(decode_arrays(args["voice_prompt"], frames))
-        stream = self.backend.generate_stream(str(args["text"]), prompt, args.get("language", "en"),
-                                              args.get("seed"), args.get("instruct"))
+        timed = bool(args.get("timed"))
+        method = self.backend.generate_timed if timed else self.backend.generate_stream
+        stream = method(str(args["text"]), prompt, args.get("language", "en"), args.get("seed"), args.get("instruct"))
         count = 0
         try:
             async for chunk in stream:
                 out: list[bytes] = []
-                self.send({"id": rid, "event": "frame", "frame": encode_arrays({"audio": _as_array(chunk)}, out)}, out)
+                frame = ({"audio": _as_array(chunk.audio), "words": words_to_json(chunk.words)} if timed
+                         else {"audio": _as_array(chunk)})
+                self.send({"id": rid, "event": "frame", "frame": encode_arrays(frame, out)}, out)
                 count += 1
         finally:
             closing = getattr(stream, "aclose", None)

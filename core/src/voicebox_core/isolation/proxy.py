@@ -444,5 +444,16 @@ class IsolatedBackend:
                                                               "instruct": instruct}):
             yield frame["audio"]
 
+    async def generate_timed(self, text: str, voice_prompt: dict[str, Any], language: str = "en",
+                             seed: int | None = None, instruct: str | None = None) -> AsyncIterator[Any]:
+        """The engine's timed chunks as its worker yields them (``Capabilities(word_timestamps=True)``)."""
+        from voicebox_core.timing import TimedChunk, words_from_json
+
+        worker = await self._ready()
+        async for frame in worker.stream("generate_stream", {"text": text, "voice_prompt": voice_prompt,
+                                                              "language": language, "seed": seed,
+                                                              "instruct": instruct, "timed": True}):
+            yield TimedChunk(frame["audio"], words_from_json(frame.get("words")))
+
     def _get_model_path(self, model_size: str) -> str:
         return str(self._running().call_sync("get_model_path", {"model_size": model_size}))
