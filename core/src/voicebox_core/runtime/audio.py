@@ -321,15 +321,20 @@ class EncodedStream:
     encoders and muxers through PyAV: each push returns the bytes that are ready, and the
     pieces joined are one valid file (what OpenAI's SSE deltas carry)."""
 
-    def __init__(self, fmt: str, sample_rate: int) -> None:
+    def __init__(self, fmt: str, sample_rate: int, rate: int | None = None, kbit_s: int | None = None) -> None:
+        """``rate``: the stream's own rate, when not ``sample_rate`` (the encoder resamples);
+        ``kbit_s``: its bit rate, when not the default (MP3_KBIT_S for mp3, AAC_KBIT_S for aac)."""
         import av
 
         muxer, codec = _STREAMED[fmt]
         self._sink = _Collected()
         self._container = av.open(self._sink, "w", format=muxer)
-        rate = next((r for r in OPUS_RATES if r >= sample_rate), OPUS_RATES[-1]) if fmt == "opus" else sample_rate
+        if rate is None:
+            rate = next((r for r in OPUS_RATES if r >= sample_rate), OPUS_RATES[-1]) if fmt == "opus" else sample_rate
         self._stream = self._container.add_stream(codec, rate=rate, layout="mono")
-        if fmt in ("mp3", "aac"):
+        if kbit_s is not None:
+            self._stream.bit_rate = kbit_s * 1000
+        elif fmt in ("mp3", "aac"):
             self._stream.bit_rate = AAC_KBIT_S * 1000
         self._rate = sample_rate
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["has_speakable_text", "script_turns", "split_for_streaming", "split_script", "split_text_into_chunks"]
+__all__ = ["complete_sentences", "has_speakable_text", "script_turns", "split_for_streaming", "split_script", "split_text_into_chunks"]
 
 _WORDLIKE = re.compile(r"\w", re.UNICODE)
 _SENTENCE_END = re.compile(r"(?<=[.!?。！？])\s+|(?<=[。！？])")
@@ -16,6 +16,21 @@ _TAG = re.compile(r"\[[^\]\s]{1,32}\]")
 def has_speakable_text(text: str) -> bool:
     """True when the text holds at least one letter or digit in any script."""
     return bool(_WORDLIKE.search(_TAG.sub("", text)))
+
+
+#: A sentence is complete once its end mark is followed by white space (more text coming).
+_COMPLETE_SENTENCE = re.compile(r".+?(?:[.!?…]+[\"')\]]*\s+|[。！？]+)", re.DOTALL)
+
+
+def complete_sentences(text: str) -> tuple[list[str], str]:
+    """Text as it is written (an LLM's tokens, a streaming protocol's pieces): the sentences
+    that are complete so far (stripped, empty ones dropped) and the rest, still being written."""
+    done: list[str] = []
+    while (match := _COMPLETE_SENTENCE.match(text)) is not None:
+        if sentence := match.group(0).strip():
+            done.append(sentence)
+        text = text[match.end():]
+    return done, text
 
 
 def _pieces(text: str, splitter: re.Pattern[str]) -> list[str]:

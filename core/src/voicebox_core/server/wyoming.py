@@ -23,7 +23,6 @@ import contextlib
 import json
 import logging
 import os
-import re
 import signal
 from dataclasses import dataclass
 from functools import partial
@@ -53,6 +52,7 @@ from voicebox_core.errors import (
 )
 from voicebox_core.runtime.audio import encode_audio
 from voicebox_core.runtime.download import is_downloaded
+from voicebox_core.runtime.text import complete_sentences
 from voicebox_core.server.db import Profile
 from voicebox_core.server.services import profiles
 from voicebox_core.server.state import ServerState
@@ -62,8 +62,6 @@ __all__ = ["VoiceboxWyomingHandler", "describe", "run", "serve_wyoming"]
 
 log = logging.getLogger("voicebox.wyoming")
 SAMPLES_PER_CHUNK = 1024
-#: A sentence is complete once its end mark is followed by white space (more text coming).
-_SENTENCE = re.compile(r".+?(?:[.!?…]+[\"')\]]*\s+|[。！？]+)", re.DOTALL)
 
 
 #: What each request needs in its ``data`` (a client that sends less gets an ``error``).
@@ -266,11 +264,8 @@ class VoiceboxWyomingHandler(AsyncEventHandler):
         return True
 
     def _complete_sentences(self) -> list[str]:
-        done = []
-        while (match := _SENTENCE.match(self.pending)) is not None:
-            done.append(match.group(0).strip())
-            self.pending = self.pending[match.end():]
-        return [s for s in done if s]
+        done, self.pending = complete_sentences(self.pending)
+        return done
 
     def _resolve(self, wanted: SynthesizeVoice | None) -> tuple[_Target, str | None]:
         """The voice (and language) a Wyoming request asks for, or the default one."""

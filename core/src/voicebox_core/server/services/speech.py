@@ -27,8 +27,8 @@ from voicebox_core.synthesis import Synthesis, SynthesisRequest, Voice
 
 T = TypeVar("T")
 
-__all__ = ["OPENAI_PCM_RATE", "SPEECH_FORMATS", "ClosingStream", "open_stream", "speech", "speech_request", "speech_sse",
-           "wav_header"]
+__all__ = ["OPENAI_PCM_RATE", "SPEECH_FORMATS", "ClosingStream", "open_chunks", "open_stream", "speech",
+           "speech_request", "speech_sse", "wav_header"]
 
 #: OpenAI's six formats, each with its media type.
 SPEECH_FORMATS = {"wav": "audio/wav", "flac": "audio/flac", "pcm": "audio/pcm", "mp3": "audio/mpeg",
@@ -55,27 +55,41 @@ class ClosingStream(StreamingResponse):
 OPENAI_PCM_RATE = 24000
 
 
-async def open_stream(state: ServerState, request: SynthesisRequest, fmt: str = "wav",
-                      speed: float = 1.0, http: Request | None = None, pcm_rate: int | None = None
-                      ) -> tuple[AsyncIterator[bytes], Callable[[], Any]]:
-    """Admit, load and speak the first chunk now; return the byte stream and its closer.
+#: Producers whose listener left before their first chunk: held until they end.
+_ORPHANS: set[asyncio.Task[None]] = set()
+
+#: What a stream's producer hands on: (audio, rate, words or None), an error, or None at the end.
+Chunk = tuple[Any, int, Any]
+
+
+async def open_chunks(state: ServerState, request: SynthesisRequest, http: Request | None = None,
+                      timed: bool = False, admit: bool = True
+                      ) -> tuple[AsyncIterator[Chunk], Callable[[], Any]]:
+    """Admit, load and speak the first chunk now; return the chunks (audio, rate, words) and
+    their closer. ``timed``: each chunk with the words it speaks (the Synthesizer's
+    ``stream_timed``; words None from an engine without alignments), else words are None.
 
     The engine work runs in a producer task that owns the queue place: when the client goes
     away the stream asks it to stop, and it gives the engine back only once the chunk in
     progress is done (a backend is never driven by two requests at once); a remote backend's
-    chunk in progress is cancelled instead.
+    chunk in progress is cancelled instead. The producer never waits for the listener: it
+    gives the engine back as soon as the utterance is made, however slowly it is read.
     """
     plan = state.synthesizer.plan(request)
-    ticket = state.queue(plan.engine.name).admit()
+    ticket = state.queue(plan.engine.name).admit(bounded=admit)
     stopping = False
-    chunks: asyncio.Queue[tuple[Any, int] | BaseException | None] = asyncio.Queue()
+    chunks: asyncio.Queue[Chunk | BaseException | None] = asyncio.Queue()
 
     async def produce() -> None:
         try:
             async with ticket:
                 await models.ensure_loaded(state, plan.model)
-                async for audio, rate in state.synthesizer.stream(request, stop=lambda: stopping):
-                    await chunks.put((audio, rate))
+                if timed:
+                    async for audio, rate, words in state.synthesizer.stream_timed(request, stop=lambda: stopping):
+                        await chunks.put((audio, rate, words))
+                else:
+                    async for audio, rate in state.synthesizer.stream(request, stop=lambda: stopping):
+                        await chunks.put((audio, rate, None))
             await chunks.put(None)
         except asyncio.CancelledError:  # the client went away (a remote engine's chunk is cancelled)
             await chunks.put(GenerationCancelledError("the client went away"))
@@ -97,6 +111,13 @@ async def open_stream(state: ServerState, request: SynthesisRequest, fmt: str = 
     watcher = asyncio.get_running_loop().create_task(watch())
     try:
         first = await chunks.get()
+    except BaseException:  # the caller was cancelled (a socket closed) before the first chunk
+        stopping = True
+        if state.remote(plan.engine.name):
+            producer.cancel()
+        _ORPHANS.add(producer)  # it gives the engine back after its chunk in progress
+        producer.add_done_callback(_ORPHANS.discard)
+        raise
     finally:
         watcher.cancel()
     if isinstance(first, BaseException) or first is None:
@@ -104,26 +125,16 @@ async def open_stream(state: ServerState, request: SynthesisRequest, fmt: str = 
         if isinstance(first, BaseException):
             raise first
         raise GenerationCancelledError("the engine produced no audio")
-    rate = first[1]
 
-    async def body() -> AsyncIterator[bytes]:
-        encoder = stream_encoder(fmt, rate, pcm_rate)  # one signal across chunks: no seam at their edges
-        cheap = speed == 1.0 and isinstance(encoder, PcmStream) and encoder.source == encoder.target
-        item: tuple[Any, int] | BaseException | None = first
+    async def items() -> AsyncIterator[Chunk]:
+        item: Chunk | BaseException | None = first
         while item is not None:
             if isinstance(item, BaseException):
                 if isinstance(item, GenerationCancelledError):
                     return
                 raise item  # mid-stream engine failure: the stream ends short, logged
-            if cheap:
-                data = encoder.push(item[0])  # a cast: quicker than a thread hop
-            else:  # resampling, encoding, a speed change: off the event loop
-                data = await asyncio.to_thread(lambda audio=item[0]: encoder.push(change_speed(audio, speed)))
-            if data:
-                yield data
+            yield item
             item = await chunks.get()
-        if tail := await asyncio.to_thread(encoder.flush):
-            yield tail
 
     async def close() -> None:
         nonlocal stopping
@@ -133,6 +144,30 @@ async def open_stream(state: ServerState, request: SynthesisRequest, fmt: str = 
         if state.remote(plan.engine.name):
             producer.cancel()
         await asyncio.shield(producer)
+
+    return items(), close
+
+
+async def open_stream(state: ServerState, request: SynthesisRequest, fmt: str = "wav",
+                      speed: float = 1.0, http: Request | None = None, pcm_rate: int | None = None
+                      ) -> tuple[AsyncIterator[bytes], Callable[[], Any]]:
+    """:func:`open_chunks`, encoded as one stream of ``fmt`` (raw PCM at ``pcm_rate``)."""
+    chunks, close = await open_chunks(state, request, http)
+
+    async def body() -> AsyncIterator[bytes]:
+        encoder = None
+        async for audio, rate, _ in chunks:
+            if encoder is None:  # one signal across chunks: no seam at their edges
+                encoder = stream_encoder(fmt, rate, pcm_rate)
+                cheap = speed == 1.0 and isinstance(encoder, PcmStream) and encoder.source == encoder.target
+            if cheap:
+                data = encoder.push(audio)  # a cast: quicker than a thread hop
+            else:  # resampling, encoding, a speed change: off the event loop
+                data = await asyncio.to_thread(lambda audio=audio: encoder.push(change_speed(audio, speed)))
+            if data:
+                yield data
+        if encoder is not None and (tail := await asyncio.to_thread(encoder.flush)):
+            yield tail
 
     return body(), close
 
