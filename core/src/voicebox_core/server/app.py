@@ -28,6 +28,7 @@ from voicebox_core.server.db import dispose
 from voicebox_core.server.guards import BearerToken, SameSiteOnly, TrustedProxies
 from voicebox_core.server.limits import BodyLimit, route_limits
 from voicebox_core.server.routes import (
+    elevenlabs,
     generation,
     history,
     meta,
@@ -208,13 +209,14 @@ def create_app(data_dir: Path | None = None, registry: Registry | None = None) -
     # limit could tell them what exists (CORS stays outside, so a browser reads the 401).
     app.add_middleware(SameSiteOnly, allowed=settings.cors_origins)
     if settings.api_token:
-        app.add_middleware(BearerToken, token=settings.api_token, open_paths=OPEN_PATHS)
+        app.add_middleware(BearerToken, token=settings.api_token, open_paths=OPEN_PATHS,
+                           first_message=re.compile(r"^/elevenlabs/v1/text-to-speech/[^/]+/stream-input$"))
     app.add_middleware(CORSMiddleware, allow_origins=list(settings.cors_origins),
                        allow_methods=["*"], allow_headers=["*"])
     if settings.forwarded_allow_ips:  # first of all: every guard sees the request as the proxy got it
         app.add_middleware(TrustedProxies, trusted=settings.forwarded_allow_ips)
 
-    for module in (meta, models, profiles, generation, history, tasks, openai, outside):
+    for module in (meta, models, profiles, generation, history, tasks, openai, elevenlabs, outside):
         app.include_router(module.router)
 
     # The web page: static files shipped in this package, built from /engines in the browser.

@@ -13,7 +13,7 @@ from typing import cast
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-__all__ = ["BearerToken", "SameSiteOnly", "TrustedProxies"]
+__all__ = ["AUTHORIZED", "BearerToken", "SameSiteOnly", "TrustedProxies"]
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
@@ -34,20 +34,72 @@ def _header(scope: Scope, name: bytes) -> bytes | None:
     return next((v for k, v in scope.get("headers", ()) if k == name), None)
 
 
-class BearerToken:
-    """Every route but the open ones needs ``Authorization: Bearer <token>``."""
+async def _deny(send: Send, scope: Scope, status: int, message: str) -> None:
+    """Refuse a WebSocket handshake: an HTTP answer where the server can send one (ASGI's
+    denial-response extension), else a close before accepting (the server answers 403)."""
+    if "websocket.http.response" in scope.get("extensions", {}):
+        body = json.dumps({"detail": message, "error": {"message": message, "type": "invalid_request_error",
+                                                        "code": status}}).encode()
+        await send({"type": "websocket.http.response.start", "status": status,
+                    "headers": [(b"content-type", b"application/json"),
+                                (b"content-length", str(len(body)).encode())]})
+        await send({"type": "websocket.http.response.body", "body": body})
+    else:
+        await send({"type": "websocket.close", "code": 1008, "reason": message[:120]})
 
-    def __init__(self, app: ASGIApp, token: str, open_paths: Iterable[str]) -> None:
+
+#: Where a WebSocket's scope says whether its handshake carried the token (a route that
+#: takes the token in its first message, as ElevenLabs' ``stream-input`` does, checks it then).
+AUTHORIZED = "voicebox.authorized"
+
+
+class BearerToken:
+    """Every route but the open ones needs the token: ``Authorization: Bearer <token>``, or
+    ``xi-api-key: <token>`` (what ElevenLabs' clients send). A WebSocket may also give it as
+    the ``xi_api_key`` query parameter; one without any is let through only to the paths of
+    ``first_message`` (it must send the token in its first message) and marked unauthorised."""
+
+    def __init__(self, app: ASGIApp, token: str, open_paths: Iterable[str],
+                 first_message: re.Pattern[str] | None = None) -> None:
         self.app = app
         self.expected = f"Bearer {token}".encode()
+        self.token = token.encode()
         self.open_paths = frozenset(open_paths)
+        self.first_message = first_message
+
+    def _given(self, scope: Scope) -> bytes | None:
+        """The token the request carries (None: it carries none)."""
+        bearer = _header(scope, b"authorization")
+        if bearer is not None:
+            return bearer[7:] if bearer.startswith(b"Bearer ") else b"\0" + bearer
+        key = _header(scope, b"xi-api-key")
+        if key is not None:
+            return key
+        if scope["type"] == "websocket":
+            from urllib.parse import parse_qs
+
+            query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+            if "xi_api_key" in query:
+                return query["xi_api_key"][-1].encode("latin-1")
+        return None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if (scope["type"] == "http" and scope["method"] != "OPTIONS" and scope["path"] not in self.open_paths
+        if scope["type"] == "websocket":
+            given = self._given(scope)
+            if given is None and self.first_message is not None and self.first_message.match(scope["path"]):
+                scope[AUTHORIZED] = False
+            elif given is None or not hmac.compare_digest(given, self.token):
+                await _deny(send, scope, 401, "missing or wrong token: send 'xi-api-key: <VOICEBOX_API_TOKEN>' "
+                            "or 'Authorization: Bearer <VOICEBOX_API_TOKEN>'")
+                return
+            else:
+                scope[AUTHORIZED] = True
+        elif (scope["type"] == "http" and scope["method"] != "OPTIONS" and scope["path"] not in self.open_paths
                 and not scope["path"].startswith(OPEN_PREFIXES)
-                and not hmac.compare_digest(_header(scope, b"authorization") or b"", self.expected)):
+                and not hmac.compare_digest(_header(scope, b"authorization") or b"", self.expected)
+                and not hmac.compare_digest(_header(scope, b"xi-api-key") or b"\0", self.token)):
             await _refuse(send, 401, "missing or wrong bearer token: send "
-                          "'Authorization: Bearer <VOICEBOX_API_TOKEN>'")
+                          "'Authorization: Bearer <VOICEBOX_API_TOKEN>' (or 'xi-api-key: <VOICEBOX_API_TOKEN>')")
             return
         await self.app(scope, receive, send)
 
@@ -62,7 +114,15 @@ class SameSiteOnly:
         self.allowed = frozenset(allowed)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["method"] not in SAFE_METHODS:
+        if scope["type"] == "websocket":  # no CORS for WebSockets: any page could open one
+            origin = _header(scope, b"origin")
+            host = (_header(scope, b"host") or b"").decode("latin-1")
+            own = {f"http://{host}", f"https://{host}"}
+            if origin is not None and origin.decode("latin-1") not in self.allowed | own:
+                await _deny(send, scope, 403, f"cross-site WebSocket from origin {origin.decode('latin-1')!r} "
+                            "refused; add it to VOICEBOX_CORS_ORIGINS to allow it")
+                return
+        elif scope["type"] == "http" and scope["method"] not in SAFE_METHODS:
             origin = _header(scope, b"origin")
             host = (_header(scope, b"host") or b"").decode("latin-1")
             own = {f"http://{host}", f"https://{host}"}  # the server's own page (GET /)

@@ -96,6 +96,13 @@ class Settings:
     max_body_bytes: int = 8 * 2**20
     #: Reverse proxies whose X-Forwarded-* headers are believed (addresses, networks, or *).
     forwarded_allow_ips: tuple[str, ...] = ()
+    #: Streaming-text WebSockets (ElevenLabs' ``stream-input``): how many may be open at once,
+    #: the largest message, the most text held without a sentence end, and how long a send
+    #: may wait for a client that does not read before its socket is closed.
+    max_sockets: int = 64
+    max_message_bytes: int = 64 * 2**10
+    max_pending_chars: int = 2000
+    send_timeout_s: float = 10.0
 
     @classmethod
     def from_env(cls, data_dir: Path) -> Settings:
@@ -109,6 +116,10 @@ class Settings:
             max_import_bytes=_mb("VOICEBOX_MAX_IMPORT_MB", "100"),
             max_body_bytes=_mb("VOICEBOX_MAX_BODY_MB", "8"),
             forwarded_allow_ips=_proxies(os.environ.get("VOICEBOX_FORWARDED_ALLOW_IPS", "")),
+            max_sockets=int(os.environ.get("VOICEBOX_MAX_SOCKETS", "64")),
+            max_message_bytes=int(float(os.environ.get("VOICEBOX_MAX_MESSAGE_KB", "64")) * 2**10),
+            max_pending_chars=int(os.environ.get("VOICEBOX_MAX_PENDING_CHARS", "2000")),
+            send_timeout_s=float(os.environ.get("VOICEBOX_SEND_TIMEOUT_S", "10")),
         )
 
 
@@ -202,6 +213,8 @@ class ServerState:
     #: Called to stop the server (``POST /shutdown``, the parent watchdog).
     shutdown: Callable[[], None] | None = None
     watchdog_disabled: bool = False
+    #: Streaming-text WebSockets open now (at most ``settings.max_sockets``).
+    open_sockets: int = 0
     #: Long-running services started with the HTTP server (``serve --wyoming``).
     services: list[Callable[[ServerState], Awaitable[None]]] = field(default_factory=list)
     #: ``GET /engines?deep=true``: the deep doctor's report, once per server process (an

@@ -3,6 +3,7 @@ from __future__ import annotations
 from urllib.parse import quote
 
 from fastapi import Request, UploadFile
+from starlette.requests import HTTPConnection
 
 from voicebox_core.errors import InvalidRequestError, PayloadTooLargeError
 from voicebox_core.server.state import ServerState
@@ -15,7 +16,7 @@ def get_state(request: Request) -> ServerState:
     return state
 
 
-def single_query_values(request: Request) -> None:
+def single_query_values(request: HTTPConnection) -> None:
     """Every query parameter here takes one value: a repeated one (``offset=1&offset=2``) is
     refused rather than silently reduced to its last value."""
     keys = [key for key, _ in request.query_params.multi_items()]
