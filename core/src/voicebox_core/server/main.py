@@ -105,8 +105,10 @@ def serve(args: argparse.Namespace) -> int:
     state = app.state.voicebox
     # Forwarded headers are the app's to judge (VOICEBOX_FORWARDED_ALLOW_IPS, X-Forwarded-Host
     # included): uvicorn's own handling would trust 127.0.0.1 without being asked.
+    # A WebSocket message four times the app's limit is refused by uvicorn itself (1009) before
+    # it is buffered whole; the app answers smaller oversize messages in its protocol.
     config = uvicorn.Config(app, host=args.host, port=args.port, log_level="info", access_log=False,
-                            proxy_headers=False)
+                            proxy_headers=False, ws_max_size=4 * state.settings.max_message_bytes)
     server = uvicorn.Server(config)
 
     def stop() -> None:
