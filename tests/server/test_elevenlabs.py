@@ -8,9 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import io
 import json
+import os
+import socket
+import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,6 +24,7 @@ import av
 import httpx
 import importlib_metadata
 import numpy as np
+import psutil
 import pytest
 import soundfile as sf
 import websockets
@@ -30,7 +36,7 @@ from starlette.websockets import WebSocketDisconnect
 from voicebox_core.registry import ENTRY_POINT_GROUP, Registry
 from voicebox_core.server import create_app
 
-from conftest import LiveServers
+from conftest import free_port
 from tests.support.speech import transcribe, word_error_rate
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "core" / "tests"))
@@ -241,10 +247,41 @@ def _heard(tmp_path: Path, audio: bytes, fmt: str) -> str:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    servers = LiveServers(tmp_path_factory.mktemp("eleven"))
-    base = servers.start(VOICEBOX_API_TOKEN="sesame", VOICEBOX_MAX_SOCKETS="32", VOICEBOX_SEND_TIMEOUT_S="3")
-    yield base
-    servers.stop(base)
+    """A real ``voicebox serve`` with a token and small socket limits; its log in a file (a
+    thousand sockets would fill a pipe nobody reads)."""
+    root = tmp_path_factory.mktemp("eleven")
+    port = free_port()
+    env = {**os.environ, "VOICEBOX_API_TOKEN": "sesame", "VOICEBOX_MAX_SOCKETS": "32",
+           "VOICEBOX_SEND_TIMEOUT_S": "3", "VOICEBOX_MAX_PENDING_CHARS": "300"}
+    with open(root / "server.log", "w") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "voicebox_core", "serve", "--port", str(port),
+                                 "--data-dir", str(root / "data")], env=env, stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while not _up(base):
+            assert proc.poll() is None and time.monotonic() < deadline, (root / "server.log").read_text()
+            time.sleep(0.1)
+        _SERVER[base] = (proc.pid, root / "server.log")
+        yield base
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def _up(base: str) -> bool:
+    try:
+        return httpx.get(f"{base}/health", timeout=1).status_code == 200
+    except httpx.TransportError:
+        return False
+
+
+#: A live server: its process id and its log.
+_SERVER: dict[str, tuple[int, Path]] = {}
+TOKEN = {"xi-api-key": "sesame"}
 
 
 def test_the_official_sdk_speaks_through_the_server(server: str, tmp_path: Path) -> None:
@@ -306,3 +343,112 @@ def test_a_websocket_client_gets_speech_and_alignment(server: str, tmp_path: Pat
     if timed:
         assert "".join("".join(a["chars"]) for a in aligned).replace(" ", "") == \
             f"{SENTENCE}It was a sunny day".replace(" ", "")
+
+
+# -- hostile clients on the socket -------------------------------------------------------
+
+
+def _socket_url(server: str, query: str = "") -> str:
+    model, voice, _ = _bundled(server)
+    return f"{server.replace('http', 'ws')}/elevenlabs/v1/text-to-speech/{voice}/stream-input?model_id={model}{query}"
+
+
+async def _closed_with(ws: Any) -> tuple[int | None, list[dict[str, Any]]]:
+    messages = []
+    with contextlib.suppress(websockets.ConnectionClosed):
+        async for raw in ws:
+            messages.append(json.loads(raw))
+    return ws.close_code, messages
+
+
+def test_oversize_messages_and_text_without_end(server: str) -> None:
+    url = _socket_url(server, "&output_format=pcm_16000&inactivity_timeout=2")
+
+    async def run() -> None:
+        async with websockets.connect(url, additional_headers=TOKEN, max_size=None) as ws:
+            await ws.send(json.dumps({"text": "x" * (64 * 1024 + 10)}))  # over the app's limit: a message
+            code, messages = await _closed_with(ws)
+            assert code == 1009 and messages[-1]["error"] == "message_too_big"
+        async with websockets.connect(url, additional_headers=TOKEN, max_size=None) as ws:
+            await ws.send("y" * (2**20))  # far over it: refused by the server before it is buffered
+            code, _ = await _closed_with(ws)
+            assert code == 1009
+        async with websockets.connect(url, additional_headers=TOKEN, max_size=None) as ws:
+            # a sentence that never ends: spoken once 300 characters wait (VOICEBOX_MAX_PENDING_CHARS),
+            # and the socket closed when no text comes for inactivity_timeout
+            for _ in range(40):
+                await ws.send(json.dumps({"text": "and then some more words "}))
+            code, messages = await _closed_with(ws)
+            assert code == 1008 and messages[-1]["error"] == "input_timeout_exceeded"
+            assert sum(1 for m in messages if m.get("audio")) >= 3
+
+    asyncio.run(run())
+
+
+def _rss(pid: int) -> int:
+    return psutil.Process(pid).memory_info().rss
+
+
+def test_a_client_that_never_reads_is_closed_and_others_are_served(server: str) -> None:
+    url = _socket_url(server, "&output_format=pcm_48000")
+    pid, log = _SERVER[server]
+    words = " ".join(f"Sentence number {n} goes on for a while so there is audio to send." for n in range(20))
+
+    async def run() -> None:
+        raw = socket.socket()
+        raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        host, port = server.removeprefix("http://").split(":")
+        raw.connect((host, int(port)))
+        await _agent(_socket_url(server), ["Warm up."], **TOKEN)  # the model loaded: what is measured is the socket's
+        before = _rss(pid)
+        async with websockets.connect(url, sock=raw, additional_headers=TOKEN, max_queue=1, max_size=None,
+                                      close_timeout=1) as stuck:
+            await stuck.send(json.dumps({"text": words + " "}))
+            await stuck.send(json.dumps({"text": ""}))
+            started = time.monotonic()
+            heard = await _agent(_socket_url(server, "&output_format=pcm_16000"), ["Another client is served."],
+                                 **TOKEN)
+            assert heard[-1] == {"isFinal": True} and time.monotonic() - started < 30
+            deadline = time.monotonic() + 60  # VOICEBOX_SEND_TIMEOUT_S=3 once the buffers are full
+            while time.monotonic() < deadline and "client_not_reading" not in log.read_text():
+                await asyncio.sleep(0.5)
+            assert "client_not_reading" in log.read_text(), "the server kept waiting on a client that never read"
+        assert _rss(pid) - before < 200 * 2**20
+
+    asyncio.run(run())
+
+
+def test_a_thousand_sockets_are_bounded(server: str) -> None:
+    url = _socket_url(server, "&output_format=pcm_16000")
+    pid, _ = _SERVER[server]
+
+    async def one() -> Any:
+        try:
+            return await websockets.connect(url, additional_headers=TOKEN, open_timeout=30)
+        except websockets.InvalidStatus as refused:
+            return refused.response.status_code
+
+    async def run() -> None:
+        await _agent(url, ["Warm up."], **TOKEN)
+        before = _rss(pid)
+        results = await asyncio.gather(*(one() for _ in range(1000)))
+        opened = [r for r in results if not isinstance(r, int)]
+        assert len(opened) == 32 and {r for r in results if isinstance(r, int)} == {503}  # VOICEBOX_MAX_SOCKETS
+        async with httpx.AsyncClient(headers=TOKEN) as http:
+            assert (await http.get(f"{server}/health")).status_code == 200  # the server answers meanwhile
+            mp3 = await http.post(f"{server}/elevenlabs/v1/text-to-speech/{_bundled(server)[1]}",
+                                  json={"text": "Still served."})
+            assert mp3.status_code == 200 and len(mp3.content) > 1000
+        grown = _rss(pid) - before
+        await asyncio.gather(*(ws.close() for ws in opened))
+        assert grown < 150 * 2**20, grown
+        for _ in range(50):  # the places come back as the sockets close
+            await asyncio.sleep(0.1)
+            try:
+                heard = await _agent(url, ["Hello again."], **TOKEN)
+                break
+            except websockets.InvalidStatus:
+                continue
+        assert heard[-1] == {"isFinal": True}
+
+    asyncio.run(run())

@@ -13,7 +13,8 @@ the end is spoken, then closes (1000).
 
 What goes wrong is a message, ``{"message", "error", "code"}``, on the socket: a malformed
 message or an utterance that cannot be spoken leaves it open; a message over
-``max_message_bytes`` (1009), no text for ``inactivity_timeout`` seconds (1008), a wrong
+``max_message_bytes`` (1009), no text for ``inactivity_timeout`` seconds while nothing is
+being spoken (1008), a wrong
 token (1008), a full engine queue (1013) and a client that does not read for
 ``send_timeout_s`` (1008) close it with that code and a reason.
 """
@@ -66,6 +67,7 @@ class _Session:
     utterances: asyncio.Queue[Any] = field(default_factory=lambda: asyncio.Queue(maxsize=2))
     pending: str = ""
     first: bool = True
+    speaking: bool = False
 
     async def send(self, message: dict[str, Any]) -> None:
         try:
@@ -86,6 +88,8 @@ class _Session:
             try:
                 message = await asyncio.wait_for(self.socket.receive(), self.inactivity)
             except TimeoutError:
+                if self.speaking or not self.utterances.empty():
+                    continue  # the client waits for audio: not idle
                 raise Closing(1008, "input_timeout_exceeded",
                               f"no text for {self.inactivity:g} s (inactivity_timeout); send "
                               '{"text": " "} to keep the connection open') from None
@@ -121,9 +125,10 @@ class _Session:
             sentences, self.pending = complete_sentences(self.pending)
             if data.get("flush") is True:
                 sentences, self.pending = [*sentences, self.pending], ""
-            elif len(self.pending) > self.state.settings.max_pending_chars:
-                sentences.append(self._cut())
-            await self._queue(sentences)
+            await self._queue([piece for sentence in sentences for piece in self._bounded(sentence)])
+            while len(self.pending) > self.state.settings.max_pending_chars:  # text without end
+                head, self.pending = self._cut(self.pending)
+                await self._queue([head])
 
     def _authorize(self, data: dict[str, Any]) -> None:
         token = self.state.settings.api_token
@@ -138,14 +143,21 @@ class _Session:
                           "\"xi-api-key\" in the first message")
         self.authorized = True
 
-    def _cut(self) -> str:
-        """The most of the pending text (a sentence without an end yet) that fits the limit,
-        cut after a word."""
+    def _cut(self, text: str) -> tuple[str, str]:
+        """The most of ``text`` that fits ``max_pending_chars``, cut after a word, and the rest."""
         limit = self.state.settings.max_pending_chars
-        at = self.pending.rfind(" ", 0, limit)
+        at = text.rfind(" ", 0, limit)
         at = at if at > 0 else limit
-        head, self.pending = self.pending[:at], self.pending[at:]
-        return head
+        return text[:at], text[at:]
+
+    def _bounded(self, sentence: str) -> list[str]:
+        """A sentence longer than ``max_pending_chars`` in pieces that fit: an utterance's
+        audio, which waits whole for a slow reader, stays bounded."""
+        pieces = []
+        while len(sentence) > self.state.settings.max_pending_chars:
+            head, sentence = self._cut(sentence)
+            pieces.append(head)
+        return [*pieces, sentence]
 
     async def _queue(self, texts: list[str], end: bool = False) -> None:
         for text in texts:
@@ -163,7 +175,11 @@ class _Session:
             if text is _END:
                 await self.send({"isFinal": True})
                 return
-            await self._utterance(text)
+            self.speaking = True
+            try:
+                await self._utterance(text)
+            finally:
+                self.speaking = False
 
     async def _utterance(self, text: str) -> None:
         request = SynthesisRequest(text, self.target.model.model_name, self.target.voice, self.language)
@@ -258,6 +274,7 @@ async def _session(state: ServerState, socket: WebSocket, voice_id: str) -> None
         code = 0  # the client went: nothing to send
     except Closing as exc:
         code, reason = exc.code, exc.message
+        log.warning("stream-input closed with %d (%s): %s", exc.code, exc.error, exc.message)
         if exc.error != "client_not_reading":
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(socket.send_text(json.dumps(
