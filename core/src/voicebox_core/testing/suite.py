@@ -258,17 +258,20 @@ class ConformanceSuite:
         async def run() -> tuple[list[np.ndarray], list[Any]]:
             chunks, words = [], []
             async for audio, _rate, chunk_words in synthesizer.stream_timed(self.request(model_config, voice, text=text)):
-                assert chunk_words is not None, "a chunk of the engine's own language came without words"
                 chunks.append(audio)
-                words += chunk_words
+                words.append(chunk_words)
             return chunks, words
 
-        chunks, words = asyncio.run(run())
+        chunks, per_chunk = asyncio.run(run())
+        if all(w is None for w in per_chunk):
+            pytest.skip(f"engine {self.engine!r} has no alignment in {self.language or 'its language'}")
+        assert None not in per_chunk, "some chunks of one utterance came with words, some without"
+        words = [w for chunk_words in per_chunk for w in chunk_words]
         duration = sum(map(len, chunks)) / model_config.sample_rate
         assert words, "no word times for three sentences"
         for word in words:
             assert word.word.strip() and word.word in text, f"{word.word!r} is not a word of the text"
-            assert 0 <= word.start < word.end <= duration + 1e-3, f"{word} lies outside {duration:.3f} s of audio"
+            assert 0 <= word.start <= word.end <= duration + 1e-3, f"{word} lies outside {duration:.3f} s of audio"
         starts = [w.start for w in words]
         assert starts == sorted(starts), "word times are out of order"
         whole = asyncio.run(synthesizer.synthesize(self.request(model_config, voice, text=text), timestamps=True))
