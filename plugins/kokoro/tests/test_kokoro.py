@@ -206,6 +206,49 @@ def test_text_without_phonemes_is_a_typed_error_not_silence(backend) -> None:  #
 # -- voices ----------------------------------------------------------------------------------
 
 
+def timed(backend, text: str, voice: dict, seed: int | None = 7):  # type: ignore[no-untyped-def]
+    async def collect():  # type: ignore[no-untyped-def]
+        return [chunk async for chunk in backend.generate_timed(text, voice, voice["preset_voice_id"][0] == "e"
+                                                                and "es" or "en", seed)]
+    return asyncio.run(collect())
+
+
+def test_english_words_come_with_the_times_the_model_predicted(backend) -> None:  # type: ignore[no-untyped-def]
+    text = "The quick brown fox, don't you see? It jumps over 42 lazy dogs."
+    chunks = timed(backend, text, EN)
+    words = [w.word for c in chunks for w in c.words]
+    assert words == text.split()  # every written word, punctuation attached, in order
+    for chunk in chunks:
+        duration = len(chunk.audio) / 24000
+        assert all(0 <= w.start <= w.end <= duration for w in chunk.words)
+        assert all(a.end <= b.start for a, b in zip(chunk.words, chunk.words[1:]))
+    # the times are misaki's tokens' start_ts/end_ts, from the model's predicted durations
+    from voicebox_engine_kokoro.backend import _words
+
+    class Token:  # misaki's MToken fields that _words reads
+        def __init__(self, text: str, whitespace: str, start: float | None, end: float | None) -> None:
+            self.text, self.whitespace, self.start_ts, self.end_ts = text, whitespace, start, end
+
+    joined = _words([Token("don", "", 0.1, 0.2), Token("'t", " ", 0.2, 0.3), Token("go", "", 0.35, 0.5),
+                     Token("!", "", 0.5, 0.7)], duration=0.6)
+    assert [(w.word, w.start, w.end) for w in joined] == [("don't", 0.1, 0.3), ("go!", 0.35, 0.5)]
+
+
+def test_timed_audio_is_the_streamed_audio(backend) -> None:  # type: ignore[no-untyped-def]
+    text = "One sentence here. And another one."
+
+    async def stream():  # type: ignore[no-untyped-def]
+        return [c async for c in backend.generate_stream(text, EN, "en", 3)]
+
+    np.testing.assert_array_equal(np.concatenate([c.audio for c in timed(backend, text, EN, 3)]),
+                                  np.concatenate(asyncio.run(stream())))
+
+
+def test_languages_without_token_times_have_no_words(backend) -> None:  # type: ignore[no-untyped-def]
+    chunks = timed(backend, "Hola, buenos días.", ES)
+    assert chunks and all(c.words is None for c in chunks)
+
+
 def test_cuda_saved_voice_pack_loads_on_cpu(backend, kokoro_hub: Path) -> None:  # type: ignore[no-untyped-def]
     import torch
 

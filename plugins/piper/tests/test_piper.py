@@ -343,3 +343,87 @@ def test_closing_the_stream_after_the_first_sentence_stops_piper(backend: PiperB
 
     samples, closing = asyncio.run(first_then_close())
     assert samples > 0 and closing < 1.0  # no forty sentences synthesised on the way out
+
+
+# -- word timestamps --------------------------------------------------------------------------
+
+ALIGN_TEXT = ("The quick brown fox jumps over the lazy dog. Then it runs far away into the green forest, "
+              "and nobody sees it again.")
+#: Each word's start and end against pocketsphinx's forced alignment of the same audio: within
+#: 200 ms each and 50 ms on average (its frames are 10 ms; where the boundary between two
+#: words falls is a convention, and it stretches a last word into the silence after it: 170 ms
+#: on this text), and the two spans of each word overlap.
+EDGE_TOLERANCE, MEAN_TOLERANCE = 0.2, 0.05
+
+
+def timed(backend: PiperBackend, text: str, seed: int | None = 7):  # type: ignore[no-untyped-def]
+    """The utterance's audio and its words, shifted onto it (what the core does)."""
+    import asyncio
+
+    async def collect():  # type: ignore[no-untyped-def]
+        audio, words = [], []
+        async for chunk in backend.generate_timed(text, preset(DEFAULT_VOICE), "en", seed):
+            assert chunk.words is not None, "piper gave no alignment"
+            at = sum(map(len, audio)) / 22050
+            words += [w.shifted(at) for w in chunk.words]
+            audio.append(chunk.audio)
+        return np.concatenate(audio), words
+
+    return asyncio.run(collect())
+
+
+def heard_words(audio: np.ndarray, rate: int, text: str) -> list[tuple[str, float, float]]:
+    """pocketsphinx's forced alignment of ``text`` to ``audio``: (word, start, end) in seconds."""
+    from pocketsphinx import Decoder
+
+    target = int(len(audio) * 16000 / rate)
+    mono = np.interp(np.linspace(0, len(audio) - 1, target), np.arange(len(audio)), audio)
+    decoder = Decoder(samprate=16000)
+    decoder.set_align_text(" ".join(w for w in text.lower().replace(",", " ").replace(".", " ").split()))
+    decoder.start_utt()
+    decoder.process_raw((np.clip(mono, -1, 1) * 32767).astype("<i2").tobytes(), full_utt=True)
+    decoder.end_utt()
+    return [(s.word.split("(")[0], s.start_frame / 100, (s.end_frame + 1) / 100) for s in decoder.seg()
+            if s.word not in ("<s>", "</s>", "<sil>")]
+
+
+def test_word_times_match_where_a_recogniser_hears_each_word(backend: PiperBackend) -> None:
+    audio, words = timed(backend, ALIGN_TEXT)
+    assert [w.word for w in words] == ALIGN_TEXT.split()  # every word, as written, in order
+    assert all(0 <= a.start < a.end <= b.start + 1e-6 for a, b in zip(words, words[1:]))
+    assert words[-1].end <= len(audio) / 22050
+    heard = heard_words(audio, 22050, ALIGN_TEXT)
+    assert [h[0] for h in heard] == [w.word.strip(",.").lower() for w in words]
+    errors = []
+    for word, (_, start, end) in zip(words, heard, strict=True):
+        errors += [abs(word.start - start), abs(word.end - end)]
+        assert min(word.end, end) - max(word.start, start) > 0, (word, start, end)  # they overlap
+    assert max(errors) <= EDGE_TOLERANCE and sum(errors) / len(errors) <= MEAN_TOLERANCE, errors
+
+
+def test_timed_audio_is_the_streamed_audio(backend: PiperBackend) -> None:
+    import asyncio
+
+    text = "One sentence here. And another one there."
+
+    async def stream() -> list[np.ndarray]:
+        return [c async for c in backend.generate_stream(text, preset(DEFAULT_VOICE), "en", 3)]
+
+    audio, _words = timed(backend, text, seed=3)
+    np.testing.assert_array_equal(audio, np.concatenate(asyncio.run(stream())))
+
+
+def test_words_espeak_reads_otherwise_keep_their_written_form(backend: PiperBackend) -> None:
+    """Numbers, symbols and abbreviations expand or merge in espeak-ng; each written word
+    still gets its own span, in order, and the sentence split at "Dr." loses none."""
+    text = "I paid $123 on the 2nd of May. Dr. Smith didn't mind."
+    _audio, words = timed(backend, text)
+    assert [w.word for w in words] == text.split()
+    assert all(a.start < a.end <= b.start + 1e-6 for a, b in zip(words, words[1:]))
+
+
+def test_whole_generations_through_the_core_carry_word_times(synthesizer: Synthesizer) -> None:
+    request = SynthesisRequest(text=ALIGN_TEXT, model=JOE, seed=5)
+    result = run(synthesizer.synthesize(request, timestamps=True))
+    assert result.words is not None and [w.word for w in result.words] == ALIGN_TEXT.split()
+    assert result.words[-1].end <= result.duration

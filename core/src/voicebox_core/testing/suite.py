@@ -246,6 +246,38 @@ class ConformanceSuite:
 
         np.testing.assert_array_equal(np.concatenate(streamed), np.concatenate(asyncio.run(direct())))
 
+    # -- word timestamps (engines with Capabilities(word_timestamps=True)) -------------------
+
+    def test_word_times_are_in_order_inside_the_audio(
+        self, info: EngineInfo, synthesizer: Synthesizer, model_config: ModelConfig, voice: Voice
+    ) -> None:
+        if not info.capabilities.word_timestamps:
+            pytest.skip(f"engine {self.engine!r} gives no word times (Capabilities.word_timestamps)")
+        text = " ".join([self.text] * 3)
+
+        async def run() -> tuple[list[np.ndarray], list[Any]]:
+            chunks, words = [], []
+            async for audio, _rate, chunk_words in synthesizer.stream_timed(self.request(model_config, voice, text=text)):
+                chunks.append(audio)
+                words.append(chunk_words)
+            return chunks, words
+
+        chunks, per_chunk = asyncio.run(run())
+        if all(w is None for w in per_chunk):
+            pytest.skip(f"engine {self.engine!r} has no alignment in {self.language or 'its language'}")
+        assert None not in per_chunk, "some chunks of one utterance came with words, some without"
+        words = [w for chunk_words in per_chunk for w in chunk_words]
+        duration = sum(map(len, chunks)) / model_config.sample_rate
+        assert words, "no word times for three sentences"
+        for word in words:
+            assert word.word.strip() and word.word in text, f"{word.word!r} is not a word of the text"
+            assert 0 <= word.start <= word.end <= duration + 1e-3, f"{word} lies outside {duration:.3f} s of audio"
+        starts = [w.start for w in words]
+        assert starts == sorted(starts), "word times are out of order"
+        whole = asyncio.run(synthesizer.synthesize(self.request(model_config, voice, text=text), timestamps=True))
+        assert whole.words is not None and len(whole.words) == len(words)
+        assert whole.words[-1].end <= whole.duration + 1e-3
+
     def test_voice_prompt_cache_keys_carry_engine_prefix(
         self, info: EngineInfo, registry: Registry, voicebox_reference_clip: tuple[Path, str]
     ) -> None:

@@ -59,6 +59,7 @@ from voicebox_core.runtime import (
     seed_everything,
     upstream_import_error,
 )
+from voicebox_core.timing import TimedChunk, WordTime
 
 from voicebox_engine_kokoro.plugin import ENGINE, LANG_CODES, MODEL, REPO_ID, SAMPLE_RATE, VOICES
 
@@ -350,13 +351,28 @@ class KokoroBackend:
     ) -> AsyncIterator[np.ndarray]:
         """Each segment as ``KPipeline`` yields it, the text split at sentence ends first (its
         default splits only at line breaks, so a paragraph would be one segment)."""
+        async for chunk in self.generate_timed(text, voice_prompt, language, seed, instruct):
+            yield chunk.audio
+
+    async def generate_timed(
+        self,
+        text: str,
+        voice_prompt: dict[str, Any],
+        language: str = "en",
+        seed: int | None = None,
+        instruct: str | None = None,
+    ) -> AsyncIterator[TimedChunk]:
+        """:meth:`generate_stream`'s segments with their words' times: KPipeline's English G2P
+        (misaki) times each token from the durations the model predicted (``start_ts``,
+        ``end_ts``); the other languages' G2P has no tokens, so their segments have no words."""
         voice_id = await self._checked(text, voice_prompt, language, instruct)
         segments = await asyncio.to_thread(self._segments, text, voice_id, seed)
         made = 0
         try:
-            while (audio := await asyncio.to_thread(self._next_segment, segments, voice_id)) is not None:
+            while (result := await asyncio.to_thread(self._next_segment, segments, voice_id)) is not None:
                 made += 1
-                yield audio
+                audio = as_mono_float32(result.audio)
+                yield TimedChunk(audio, _words(result.tokens, len(audio) / SAMPLE_RATE))
         finally:
             segments.close()
         if not made:
@@ -371,7 +387,8 @@ class KokoroBackend:
             seed_everything(seed)
             return pipeline(text, voice=pack, split_pattern=SENTENCE_END)
 
-    def _next_segment(self, segments: Iterator[Any], voice_id: str) -> np.ndarray | None:
+    def _next_segment(self, segments: Iterator[Any], voice_id: str) -> Any:
+        """KPipeline's next result with audio (None at the end)."""
         with self._lock:
             try:
                 while (result := next(segments)).audio is None:
@@ -382,7 +399,7 @@ class KokoroBackend:
                 raise GenerationError(
                     f"Kokoro failed on voice {voice_id!r} ({type(exc).__name__}: {exc})"
                 ) from exc
-        return as_mono_float32(result.audio)
+        return result
 
     async def _checked(self, text: str, voice_prompt: dict[str, Any], language: str, instruct: str | None) -> str:
         """The voice to speak with, after every check (and the model loaded)."""
@@ -426,6 +443,28 @@ class KokoroBackend:
         if audio.size == 0:
             raise GenerationError(f"Kokoro produced no samples for voice {voice_id!r}")
         return audio, SAMPLE_RATE
+
+
+def _words(tokens: list[Any] | None, duration: float) -> tuple[WordTime, ...] | None:
+    """misaki's tokens joined into the words as written (a token without trailing whitespace
+    belongs to the next one: ``don`` + ``'t``, ``fox`` + ``.``), each from its first timed
+    spoken token's start to its last one's end (punctuation's pause is no word's)."""
+    if tokens is None:
+        return None
+    words: list[WordTime] = []
+    text, start, end = "", None, None
+    for token in tokens:
+        text += token.text
+        timed = token.start_ts is not None and token.end_ts is not None
+        if timed and any(c.isalnum() for c in token.text):
+            start = token.start_ts if start is None else start
+            end = token.end_ts
+        if token.whitespace or token is tokens[-1]:
+            if text.strip() and start is not None and end is not None:
+                first = min(max(float(start), words[-1].end if words else 0.0), duration)
+                words.append(WordTime(text.strip(), first, min(max(float(end), first), duration)))
+            text, start, end = "", None, None
+    return tuple(words)
 
 
 def _installed_languages() -> list[str]:

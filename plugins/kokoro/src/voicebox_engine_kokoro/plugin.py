@@ -100,7 +100,7 @@ def voicebox_register_engines(register):  # type: ignore[no-untyped-def]
             preset_voices=VOICES,
             default_voice=DEFAULT_VOICE,
             # Kokoro chunks at 510 phonemes; ~400 characters stays under that.
-            capabilities=vb.Capabilities(deterministic=True, streaming=True, max_chunk_chars=400),
+            capabilities=vb.Capabilities(deterministic=True, streaming=True, word_timestamps=True, max_chunk_chars=400),
             homepage="https://github.com/hexgrad/kokoro",
         )
     )

@@ -153,6 +153,8 @@ INFO = vb.EngineInfo(
         deterministic=True,
         # piper's own generator yields one sentence at a time: streamed as it makes them.
         streaming=True,
+        # piper predicts every phoneme's duration: the words' times come from them.
+        word_timestamps=True,
         # Piper speaks sentence by sentence anyway; ~500 characters keeps each call short.
         max_chunk_chars=500,
     ),

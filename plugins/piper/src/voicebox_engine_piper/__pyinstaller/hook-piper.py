@@ -12,7 +12,8 @@
 
 from PyInstaller.utils.hooks import collect_data_files, collect_dynamic_libs
 
-hiddenimports = ["piper.espeakbridge", "piper.phonemize_espeak", "onnxruntime"]
+hiddenimports = ["piper.espeakbridge", "piper.phonemize_espeak", "piper.patch_voice_with_alignment", "onnx",
+                 "onnxruntime"]
 excludedimports = ["piper.train", "torch"]
 datas = collect_data_files(
     "piper", excludes=["train/**", "img/**", "templates/**", "**/__pycache__/**"]
