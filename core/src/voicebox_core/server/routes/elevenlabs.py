@@ -16,8 +16,8 @@ from voicebox_core.server.state import ServerState
 
 router = APIRouter(prefix="/elevenlabs", tags=["elevenlabs"])
 
-#: ``output_format``: ElevenLabs' names of the formats served.
-OUTPUT_FORMAT = Query("mp3_44100_128", max_length=40, description=", ".join(elevenlabs.OUTPUT_FORMATS))
+#: ``output_format``: ElevenLabs' names of the formats served (the schema lists them).
+OUTPUT_FORMAT = Query("mp3_44100_128", max_length=40, json_schema_extra={"enum": list(elevenlabs.OUTPUT_FORMATS)})
 
 
 class TextToSpeechBody(BaseModel):
