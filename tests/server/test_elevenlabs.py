@@ -117,6 +117,15 @@ def test_output_formats(frames: TestClient, fmt: str, rate: int) -> None:
     assert seconds == pytest.approx(2.0, abs=0.1)  # 22 letters of 60 ms and 5 pauses of 100 ms
 
 
+def test_telephony_formats_are_g711_as_the_reference_encodes_it() -> None:
+    audioop = pytest.importorskip("audioop")  # the ITU reference code, in Python until 3.13
+    from voicebox_core.server.services.elevenlabs import _g711
+
+    every = np.arange(-32768, 32768, dtype="<i2").tobytes()
+    assert _g711(every, "ulaw") == audioop.lin2ulaw(every, 2)
+    assert _g711(every, "alaw") == audioop.lin2alaw(every, 2)
+
+
 def test_bad_requests_are_clean_4xx(frames: TestClient) -> None:
     refused = frames.post("/elevenlabs/v1/text-to-speech/tone?output_format=wav_8000", json=_speak())
     assert refused.status_code == 422 and "mp3_44100_128" in refused.json()["detail"]

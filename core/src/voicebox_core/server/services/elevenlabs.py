@@ -76,23 +76,26 @@ def output_format(name: str | None) -> OutputFormat:
     return OutputFormat(name, codec, int(rate), int(kbit[0]) if kbit else None)
 
 
+_ULAW_ENDS = np.array([0x3F, 0x7F, 0xFF, 0x1FF, 0x3FF, 0x7FF, 0xFFF, 0x1FFF])
+_ALAW_ENDS = np.array([0x1F, 0x3F, 0x7F, 0xFF, 0x1FF, 0x3FF, 0x7FF, 0xFFF])
+
+
 def _g711(pcm: bytes, law: str) -> bytes:
-    """16-bit PCM to G.711 μ-law or A-law (ITU-T G.711 segment tables)."""
+    """16-bit PCM to G.711 μ-law or A-law, as the ITU's reference code (and Python's
+    ``audioop``) encodes it: segment by table, 14-bit μ-law, 13-bit A-law."""
     samples = np.frombuffer(pcm, dtype="<i2").astype(np.int32)
-    sign = samples < 0
-    magnitude = np.abs(samples)
+    negative = samples < 0
     if law == "ulaw":
-        magnitude = np.minimum(magnitude, 32635) + 0x84
-        exponent = np.floor(np.log2(magnitude)).astype(np.int32) - 7
-        mantissa = (magnitude >> (exponent + 3)) & 0x0F
-        code = ~((sign.astype(np.int32) << 7) | (exponent << 4) | mantissa) & 0xFF
-    else:
-        magnitude = np.minimum(magnitude, 32767) >> 3
-        small = magnitude < 32
-        exponent = np.where(small, 0, np.floor(np.log2(np.maximum(magnitude, 1))).astype(np.int32) - 4)
-        mantissa = np.where(small, magnitude >> 1, (magnitude >> np.maximum(exponent, 1)) & 0x0F)
-        code = (((~sign).astype(np.int32) << 7) | (exponent << 4) | mantissa) ^ 0x55
-    return code.astype(np.uint8).tobytes()
+        value = np.minimum(np.abs(samples >> 2), 8159) + 0x21
+        segment = np.searchsorted(_ULAW_ENDS, value)
+        code = np.where(segment >= 8, 0x7F, (np.minimum(segment, 7) << 4) | ((value >> (segment + 1)) & 0x0F))
+        return (code ^ np.where(negative, 0x7F, 0xFF)).astype(np.uint8).tobytes()
+    value = samples >> 3
+    value = np.where(negative, -value - 1, value)
+    segment = np.searchsorted(_ALAW_ENDS, value)
+    mantissa = np.where(segment < 2, value >> 1, value >> np.maximum(segment, 1)) & 0x0F
+    code = np.where(segment >= 8, 0x7F, (np.minimum(segment, 7) << 4) | mantissa)
+    return (code ^ np.where(negative, 0x55, 0xD5)).astype(np.uint8).tobytes()
 
 
 class Encoder:
