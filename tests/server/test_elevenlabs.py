@@ -385,11 +385,11 @@ def test_oversize_messages_and_text_without_end(server: str) -> None:
         async with websockets.connect(url, additional_headers=TOKEN, max_size=None) as ws:
             # a sentence that never ends: spoken once 300 characters wait (VOICEBOX_MAX_PENDING_CHARS),
             # and the socket closed when no text comes for inactivity_timeout
-            for _ in range(40):
+            for _ in range(16):
                 await ws.send(json.dumps({"text": "and then some more words "}))
             code, messages = await _closed_with(ws)
             assert code == 1008 and messages[-1]["error"] == "input_timeout_exceeded"
-            assert sum(1 for m in messages if m.get("audio")) >= 3
+            assert any(m.get("audio") for m in messages)
 
     asyncio.run(run())
 
