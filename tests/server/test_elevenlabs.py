@@ -310,6 +310,12 @@ def test_the_official_sdk_speaks_through_the_server(server: str, tmp_path: Path)
     pcm = b"".join(base64.b64decode(c.audio_base_64) for c in chunks)
     assert word_error_rate(SENTENCE, _heard(tmp_path, pcm, "pcm_16000")) < 0.3
     assert any(c.alignment for c in chunks) == timed
+    # the SDK's own stream-input client (it assumes TLS: wss://, so it is pointed at ws:// here)
+    client.text_to_speech._ws_base_url = f"{server.replace('http', 'ws')}/elevenlabs"
+    pieces = iter(["The quick brown ", "fox jumps over ", "the lazy dog."])
+    pcm = b"".join(client.text_to_speech.convert_realtime(voice, text=pieces, model_id=model,
+                                                           output_format="pcm_16000"))
+    assert word_error_rate(SENTENCE, _heard(tmp_path, pcm, "pcm_16000")) < 0.3
     voices = client.voices.search(search=voice).voices
     assert voice in {v.voice_id for v in voices}
     assert voice in {v.voice_id for v in client.voices.get_all().voices}
