@@ -80,7 +80,7 @@ class BearerToken:
 
             query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
             if "xi_api_key" in query:
-                return query["xi_api_key"][-1].encode("latin-1")
+                return str(query["xi_api_key"][-1]).encode("latin-1")
         return None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

@@ -36,7 +36,7 @@ def _request(state: ServerState, voice_id: str, body: TextToSpeechBody) -> Any:
     return elevenlabs.request(state, voice_id, body.model_id, body.text, body.language_code, body.seed)
 
 
-_AUDIO = {200: {"content": {media: {} for media in ("audio/mpeg", "audio/pcm", "audio/basic", "audio/ogg")}}}
+_AUDIO: dict[int | str, dict[str, Any]] = {200: {"content": {media: {} for media in ("audio/mpeg", "audio/pcm", "audio/basic", "audio/ogg")}}}
 
 
 @router.post("/v1/text-to-speech/{voice_id}", response_class=Response, responses=_AUDIO)

@@ -19,7 +19,14 @@ from starlette.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
 
 from voicebox_core.errors import GenerationCancelledError, InvalidRequestError, UnknownVoiceError
-from voicebox_core.runtime.audio import PcmStream, change_speed, encode_audio, stream_encoder, wav_header
+from voicebox_core.runtime.audio import (
+    EncodedStream,
+    PcmStream,
+    change_speed,
+    encode_audio,
+    stream_encoder,
+    wav_header,
+)
 from voicebox_core.server.schemas import SpeechBody
 from voicebox_core.server.services import aliases, models, profiles
 from voicebox_core.server.state import ServerState
@@ -155,7 +162,8 @@ async def open_stream(state: ServerState, request: SynthesisRequest, fmt: str = 
     chunks, close = await open_chunks(state, request, http)
 
     async def body() -> AsyncIterator[bytes]:
-        encoder = None
+        encoder: PcmStream | EncodedStream | None = None
+        cheap = False
         async for audio, rate, _ in chunks:
             if encoder is None:  # one signal across chunks: no seam at their edges
                 encoder = stream_encoder(fmt, rate, pcm_rate)
@@ -163,13 +171,17 @@ async def open_stream(state: ServerState, request: SynthesisRequest, fmt: str = 
             if cheap:
                 data = encoder.push(audio)  # a cast: quicker than a thread hop
             else:  # resampling, encoding, a speed change: off the event loop
-                data = await asyncio.to_thread(lambda audio=audio: encoder.push(change_speed(audio, speed)))
+                data = await asyncio.to_thread(_pushed, encoder, audio, speed)
             if data:
                 yield data
         if encoder is not None and (tail := await asyncio.to_thread(encoder.flush)):
             yield tail
 
     return body(), close
+
+
+def _pushed(encoder: PcmStream | EncodedStream, audio: Any, speed: float) -> bytes:
+    return encoder.push(change_speed(audio, speed))
 
 
 async def until_disconnected(request: Request, work: Callable[[Callable[[], bool]], Awaitable[T]],

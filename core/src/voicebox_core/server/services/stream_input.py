@@ -95,7 +95,7 @@ class _Session:
                               '{"text": " "} to keep the connection open') from None
             if message["type"] == "websocket.disconnect":
                 raise WebSocketDisconnect(message.get("code", 1000))
-            raw = message.get("text") if message.get("text") is not None else message.get("bytes") or b""
+            raw: str | bytes = message.get("text") or message.get("bytes") or b""
             if len(raw) > limit:
                 raise Closing(1009, "message_too_big", f"a message of {len(raw)} bytes is over the limit of "
                               f"{limit} (VOICEBOX_MAX_MESSAGE_KB); send text in smaller pieces")
@@ -279,7 +279,7 @@ async def _session(state: ServerState, socket: WebSocket, voice_id: str) -> None
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(socket.send_text(json.dumps(
                     {"message": exc.message, "error": exc.error, "code": exc.code})), 2)
-    except Exception:  # noqa: BLE001 - the socket is closed properly, the server goes on
+    except Exception:
         log.exception("stream-input failed")
         code, reason = 1011, "internal error; see the server log"
     finally:
