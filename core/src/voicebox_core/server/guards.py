@@ -166,7 +166,7 @@ class TrustedProxies:
         return any(address in network for network in self.networks)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not self.trusts((scope.get("client") or (None,))[0]):
+        if scope["type"] not in ("http", "websocket") or not self.trusts((scope.get("client") or (None,))[0]):
             await self.app(scope, receive, send)
             return
         forwarded = _header(scope, b"x-forwarded-host")
