@@ -24,11 +24,12 @@ from voicebox_core.server.schemas import SpeechBody
 from voicebox_core.server.services import aliases, models, profiles
 from voicebox_core.server.state import ServerState
 from voicebox_core.synthesis import Synthesis, SynthesisRequest, Voice
+from voicebox_core.timing import WordTime, words_to_json
 
 T = TypeVar("T")
 
-__all__ = ["OPENAI_PCM_RATE", "SPEECH_FORMATS", "ClosingStream", "open_stream", "speech", "speech_request", "speech_sse",
-           "wav_header"]
+__all__ = ["OPENAI_PCM_RATE", "SPEECH_FORMATS", "ClosingStream", "open_stream", "open_timed_stream", "speech",
+           "speech_request", "speech_sse", "wav_header"]
 
 #: OpenAI's six formats, each with its media type.
 SPEECH_FORMATS = {"wav": "audio/wav", "flac": "audio/flac", "pcm": "audio/pcm", "mp3": "audio/mpeg",
@@ -58,7 +59,23 @@ OPENAI_PCM_RATE = 24000
 async def open_stream(state: ServerState, request: SynthesisRequest, fmt: str = "wav",
                       speed: float = 1.0, http: Request | None = None, pcm_rate: int | None = None
                       ) -> tuple[AsyncIterator[bytes], Callable[[], Any]]:
-    """Admit, load and speak the first chunk now; return the byte stream and its closer.
+    """Admit, load and speak the first chunk now; return the byte stream and its closer
+    (:func:`open_timed_stream` without the words)."""
+    pieces, close = await open_timed_stream(state, request, fmt, speed, http, pcm_rate, timed=False)
+
+    async def body() -> AsyncIterator[bytes]:
+        async for data, _words in pieces:
+            yield data
+
+    return body(), close
+
+
+async def open_timed_stream(state: ServerState, request: SynthesisRequest, fmt: str = "wav",
+                            speed: float = 1.0, http: Request | None = None, pcm_rate: int | None = None,
+                            timed: bool = True) -> tuple[AsyncIterator[tuple[bytes, Any]], Callable[[], Any]]:
+    """Admit, load and speak the first chunk now; return a stream of (encoded bytes, the words
+    of that chunk with times from the start of the utterance, after ``speed``, or None from an
+    engine without word timestamps) and its closer.
 
     The engine work runs in a producer task that owns the queue place: when the client goes
     away the stream asks it to stop, and it gives the engine back only once the chunk in
@@ -68,14 +85,17 @@ async def open_stream(state: ServerState, request: SynthesisRequest, fmt: str = 
     plan = state.synthesizer.plan(request)
     ticket = state.queue(plan.engine.name).admit()
     stopping = False
-    chunks: asyncio.Queue[tuple[Any, int] | BaseException | None] = asyncio.Queue()
+    chunks: asyncio.Queue[tuple[Any, int, Any] | BaseException | None] = asyncio.Queue()
 
     async def produce() -> None:
         try:
             async with ticket:
                 await models.ensure_loaded(state, plan.model)
-                async for audio, rate in state.synthesizer.stream(request, stop=lambda: stopping):
-                    await chunks.put((audio, rate))
+                pieces = (state.synthesizer.stream_timed(request, stop=lambda: stopping) if timed else
+                          ((audio, rate, None) async for audio, rate in
+                           state.synthesizer.stream(request, stop=lambda: stopping)))
+                async for audio, rate, words in pieces:
+                    await chunks.put((audio, rate, words))
             await chunks.put(None)
         except asyncio.CancelledError:  # the client went away (a remote engine's chunk is cancelled)
             await chunks.put(GenerationCancelledError("the client went away"))
@@ -106,10 +126,10 @@ async def open_stream(state: ServerState, request: SynthesisRequest, fmt: str = 
         raise GenerationCancelledError("the engine produced no audio")
     rate = first[1]
 
-    async def body() -> AsyncIterator[bytes]:
+    async def body() -> AsyncIterator[tuple[bytes, Any]]:
         encoder = stream_encoder(fmt, rate, pcm_rate)  # one signal across chunks: no seam at their edges
         cheap = speed == 1.0 and isinstance(encoder, PcmStream) and encoder.source == encoder.target
-        item: tuple[Any, int] | BaseException | None = first
+        item: tuple[Any, int, Any] | BaseException | None = first
         while item is not None:
             if isinstance(item, BaseException):
                 if isinstance(item, GenerationCancelledError):
@@ -119,11 +139,13 @@ async def open_stream(state: ServerState, request: SynthesisRequest, fmt: str = 
                 data = encoder.push(item[0])  # a cast: quicker than a thread hop
             else:  # resampling, encoding, a speed change: off the event loop
                 data = await asyncio.to_thread(lambda audio=item[0]: encoder.push(change_speed(audio, speed)))
-            if data:
-                yield data
+            words = item[2] if item[2] is None or speed == 1.0 else tuple(
+                WordTime(w.word, w.start / speed, w.end / speed) for w in item[2])
+            if data or words:
+                yield data, words
             item = await chunks.get()
         if tail := await asyncio.to_thread(encoder.flush):
-            yield tail
+            yield tail, ()
 
     async def close() -> None:
         nonlocal stopping
@@ -221,15 +243,20 @@ def _encoded(audio: Any, sample_rate: int, speed: float, fmt: str) -> bytes:
 async def speech_sse(state: ServerState, body: SpeechBody,
                      http: Request | None = None) -> tuple[AsyncIterator[str], Callable[[], Any]]:
     """OpenAI's ``stream_format=sse``: base64 deltas of the requested ``response_format`` (the
-    pieces joined are one file of it; pcm at 24 kHz), then a done event."""
+    pieces joined are one file of it; pcm at 24 kHz), then a done event. From an engine with
+    word timestamps each delta also has ``timestamps`` (``[{word, start, end}]``, seconds from
+    the start of the utterance); the done event's ``word_timestamps`` says whether there are any."""
     request = speech_request(state, body)
-    stream, close = await open_stream(state, request, body.response_format, speed=body.speed, http=http,
-                                      pcm_rate=body.sample_rate or OPENAI_PCM_RATE)
+    timed = state.synthesizer.timed(state.synthesizer.plan(request).engine.name)
+    stream, close = await open_timed_stream(state, request, body.response_format, speed=body.speed, http=http,
+                                            pcm_rate=body.sample_rate or OPENAI_PCM_RATE)
 
     async def events() -> AsyncIterator[str]:
-        async for pcm in stream:
-            payload = {"type": "speech.audio.delta", "audio": base64.b64encode(pcm).decode()}
+        async for data, words in stream:
+            payload: dict[str, Any] = {"type": "speech.audio.delta", "audio": base64.b64encode(data).decode()}
+            if timed:  # the words this delta's audio starts, from the start of the utterance
+                payload["timestamps"] = words_to_json(words or ())
             yield f"data: {json.dumps(payload)}\n\n"
-        yield f"data: {json.dumps({'type': 'speech.audio.done'})}\n\n"
+        yield f"data: {json.dumps({'type': 'speech.audio.done', 'word_timestamps': timed})}\n\n"
 
     return events(), close
