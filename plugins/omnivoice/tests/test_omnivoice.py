@@ -99,7 +99,7 @@ def test_a_designed_voice_and_an_instruct_on_a_clone(backend, tiny_omnivoice: Pa
 
 
 def test_free_text_instruct_is_refused_with_upstreams_suggestions(backend, tiny_omnivoice: Path) -> None:  # type: ignore[no-untyped-def]
-    with pytest.raises(vb.InvalidRequestError, match="(?s)'feemale'.*female.*Valid English items"):
+    with pytest.raises(vb.InvalidRequestError, match=r"(?s)'feemale'.*female.*Valid English items"):
         run(backend.generate("Hi.", {"voice_type": "designed", "design_prompt": "feemale"}, "en", 1))
     with pytest.raises(vb.InvalidRequestError, match="speak happily"):
         synthesize(vb.SynthesisRequest(text="Hi.", model="omnivoice", voice=vb.Voice.design("speak happily")))
@@ -111,7 +111,7 @@ def test_a_clone_needs_its_transcript(backend, tiny_omnivoice: Path, clip: Path)
 
 
 def test_a_preset_voice_or_an_empty_design_is_refused(backend, tiny_omnivoice: Path) -> None:  # type: ignore[no-untyped-def]
-    with pytest.raises(vb.InvalidRequestError, match="cloned voice .* or a designed one"):
+    with pytest.raises(vb.InvalidRequestError, match=r"cloned voice .* or a designed one"):
         run(backend.generate("Hi.", {"voice_type": "preset", "preset_voice_id": "x"}, "en", 1))
     with pytest.raises(vb.InvalidRequestError, match="needs a description"):
         run(backend.generate("Hi.", {"voice_type": "designed", "design_prompt": " "}, "en", 1))

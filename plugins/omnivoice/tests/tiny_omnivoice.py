@@ -35,7 +35,12 @@ def build(folder: Path) -> None:
     """Write the tiny checkpoint into ``folder`` (a snapshot folder)."""
     import torch
     from omnivoice.models.omnivoice import OmniVoice, OmniVoiceConfig
-    from transformers import DacFeatureExtractor, HiggsAudioV2TokenizerConfig, HiggsAudioV2TokenizerModel, Qwen3Config
+    from transformers import (
+        DacFeatureExtractor,
+        HiggsAudioV2TokenizerConfig,
+        HiggsAudioV2TokenizerModel,
+        Qwen3Config,
+    )
 
     torch.manual_seed(0)
     folder = Path(folder)
