@@ -239,3 +239,18 @@ def test_download_progress_reaches_the_host_through_to_thread(
 
     assert asyncio.run(host()).name == "0" * 40
     assert [(p.model_name, p.downloaded, p.total) for p in seen] == [("m-1", 2, 2)]
+
+
+def test_the_labels_of_an_engine_with_hundreds_of_languages_stay_cached() -> None:
+    """``GET /engines`` labels every code on each call: 700 codes must not evict each other."""
+    import itertools
+    import string
+
+    from voicebox_core.runtime.languages import language_label, language_labels
+
+    codes = tuple("".join(c) for c in itertools.islice(itertools.product(string.ascii_lowercase, repeat=3), 700))
+    language_labels(codes)
+    before = language_label.cache_info()
+    assert language_labels(codes).keys() == set(codes)
+    after = language_label.cache_info()
+    assert after.hits - before.hits == 700 and after.misses == before.misses

@@ -4,7 +4,8 @@ Runs first in ``tox -e all-engines``: that environment starts with voicebox-core
 engine, and these tests install the engines into it by name from the wheelhouse
 (build/wheelhouse.py, ``VOICEBOX_WHEELHOUSE``), with only the torch constraint, as a user
 would from an index: in the order qwen, vibevoice, kokoro (with its English G2P), chatterbox,
-piper, then the rest. After each, the plain doctor vouches for every engine (the install's
+piper, then the rest, omnivoice last (transformers 5 and a keyword asking for its own
+environment: the second engine that lands isolated by itself). After each, the plain doctor vouches for every engine (the install's
 own deep check); an engine that cannot share the environment lands isolated by itself, with
 the reason printed. Then the refusals, a rollback and a pip command outside voicebox.
 
@@ -30,7 +31,9 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 WHEELHOUSE = Path(os.environ.get("VOICEBOX_WHEELHOUSE", ROOT / "wheelhouse"))
 #: The issue's order first, then every other engine whose upstream is on PyPI (LuxTTS's is git-only).
-ORDER = ["qwen", "vibevoice", "kokoro[english-g2p]", "chatterbox", "piper", "tada", "voxcpm", "pocket_tts"]
+ORDER = ["qwen", "vibevoice", "kokoro[english-g2p]", "chatterbox", "piper", "tada", "voxcpm", "pocket_tts", "omnivoice"]
+#: Engines on transformers 5: beside qwen's 4.57 they land isolated without being asked.
+ISOLATED = {"vibevoice", "omnivoice"}
 TIMINGS: dict[str, Any] = {}
 
 pytestmark = pytest.mark.skipif(not (WHEELHOUSE / "simple").is_dir(),
@@ -71,10 +74,10 @@ def test_every_engine_installs_by_name_and_every_engine_stays_ok(data: Path) -> 
         outcome["wall"] = round(time.perf_counter() - started, 1)
         TIMINGS[name] = outcome
         engine = name.split("[")[0]
-        if engine == "vibevoice":  # transformers 5 beside qwen's 4.57: isolated without being asked
+        if engine in ISOLATED:
             assert outcome["lives"] == "isolated", outcome
             assert "transformers" in outcome["reason"] and "voicebox-engine-qwen requires" in outcome["reason"]
-            assert f"isolating voicebox-engine-vibevoice: {outcome['reason']}" in done.stderr
+            assert f"isolating voicebox-engine-{engine}: {outcome['reason']}" in done.stderr
         else:
             assert outcome["lives"] == "in-process", outcome
         code, report = doctor(data)
@@ -84,7 +87,7 @@ def test_every_engine_installs_by_name_and_every_engine_stays_ok(data: Path) -> 
     print("install timings:", json.dumps({k: v["seconds"] | {"wall": v["wall"]} for k, v in TIMINGS.items()}))
     code, report = doctor(data, "--deep")
     assert code == 0, [e for e in report["engines"] if not e["ok"]]
-    assert {e["engine"] for e in report["engines"]} >= {"qwen", "vibevoice", "kokoro", "chatterbox", "piper"}
+    assert {e["engine"] for e in report["engines"]} >= {"qwen", "vibevoice", "kokoro", "chatterbox", "piper", "omnivoice"}
 
 
 def _pypi() -> str:

@@ -94,3 +94,26 @@ def test_closing_the_stream_on_the_host_stops_the_engine_in_its_worker(
     made = json.loads(log.read_text())
     assert made["closed"] and not made["finished"] and made["made"] <= 3, made
     assert os.environ.get("VOICEBOX_FRAMES_LOG") == str(log)
+
+
+def test_an_isolated_engine_s_word_times_cross_the_boundary(frames_data: Path, tmp_path: Path,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each timed chunk comes with its words, shifted onto the utterance as in-process."""
+    synthesizer = _synthesizer(frames_data, monkeypatch, tmp_path / "log.json")
+    text = "One short sentence. Then another one!"
+    request = vb.SynthesisRequest(text=text, model="frames_words", normalize=False)
+
+    async def run() -> tuple[list[np.ndarray], list[vb.WordTime]]:
+        audio, words = [], []
+        async for chunk, _rate, chunk_words in synthesizer.stream_timed(request):
+            audio.append(chunk)
+            words += chunk_words
+        return audio, words
+
+    try:
+        audio, words = asyncio.run(run())
+    finally:
+        synthesizer.registry.close()
+    assert len(audio) == 2 and [w.word for w in words] == text.split()
+    assert words[3].start == pytest.approx((len(audio[0])) / 16000 + 0.0, abs=1e-6)  # shifted by the first chunk
+    assert all(a.end <= b.start for a, b in zip(words, words[1:]))

@@ -445,6 +445,70 @@ def test_speech_sse_stream(client: TestClient) -> None:
     assert events[0]["type"] == "speech.audio.delta" and len(events[0]["audio"]) > 100
 
 
+def _sse_events(response) -> list[dict]:  # type: ignore[no-untyped-def]
+    return [json.loads(line[6:]) for line in response.text.splitlines() if line.startswith("data: ")]
+
+
+def _hubtest_client(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> TestClient:
+    """A server whose hubtest engine (no word timestamps) has its weights locally."""
+    local = tmp_path / "hubtest-weights"
+    local.mkdir()
+    (local / "config.json").write_text('{"pitch": 300}')
+    monkeypatch.setenv("VOICEBOX_MODEL_PATH_HUBTEST_TINY", str(local))
+    return TestClient(create_app(tmp_path / "data"))
+
+
+def test_sse_deltas_say_when_each_word_is_spoken(client: TestClient) -> None:
+    """The reference engine's words are its syllables, 0.18 s each: the times are exact."""
+    text = "Hello over there. Another sentence follows."
+    for speed in (1.0, 2.0):
+        response = client.post("/v1/audio/speech", json={"model": REFERENCE, "input": text, "speed": speed,
+                                                         "stream_format": "sse", "response_format": "mp3"})
+        events = _sse_events(response)
+        assert events[-1] == {"type": "speech.audio.done", "word_timestamps": True}
+        words = [w for e in events[:-1] for w in e["timestamps"]]
+        assert [w["word"] for w in words] == text.split()
+        syllables = [sum(c in "aeiouy" for c in w.lower()) for w in text.split()]
+        starts = np.cumsum([0, *syllables[:-1]]) * 0.18 / speed
+        ends = np.cumsum(syllables) * 0.18 / speed
+        np.testing.assert_allclose([w["start"] for w in words], starts, atol=0.002)
+        np.testing.assert_allclose([w["end"] for w in words], ends, atol=0.002)
+
+
+def test_an_engine_without_alignments_has_no_timestamps(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    with _hubtest_client(tmp_path, monkeypatch) as client:
+        engines = {e["name"]: e for e in client.get("/engines").json()["engines"]}
+        assert engines["hubtest"]["capabilities"]["word_timestamps"] is False
+        assert engines[REFERENCE]["capabilities"]["word_timestamps"] is True
+        events = _sse_events(client.post("/v1/audio/speech", json={
+            "model": "hubtest-tiny", "input": "No words here.", "stream_format": "sse"}))
+        assert events[-1] == {"type": "speech.audio.done", "word_timestamps": False}
+        assert all("timestamps" not in e for e in events[:-1])
+        row = generate(client, text="No captions either.", engine="hubtest")
+        assert row["status"] == "completed" and row["captions_url"] is None
+        refused = client.get(f"/history/{row['id']}/captions")
+        assert refused.status_code == 409 and "no word timestamps" in refused.json()["detail"]
+
+
+def test_captions_of_a_generation_in_webvtt_srt_and_json(client: TestClient) -> None:
+    text = "First sentence here. And the second one."
+    row = generate(client, text=text, engine=REFERENCE, seed=1)
+    assert row["captions_url"] == f"/history/{row['id']}/captions"
+    vtt = client.get(row["captions_url"])
+    assert vtt.status_code == 200 and vtt.headers["content-type"].startswith("text/vtt")
+    assert vtt.headers["content-disposition"].endswith(".vtt") or ".vtt" in vtt.headers["content-disposition"]
+    assert vtt.text.startswith("WEBVTT\n\n00:00:00.000 --> ")
+    cues = [line for line in vtt.text.splitlines() if "-->" not in line and line and line != "WEBVTT"]
+    assert cues == ["First sentence here.", "And the second one."]
+    srt = client.get(row["captions_url"], params={"format": "srt"})
+    assert srt.status_code == 200 and srt.text.startswith("1\n00:00:00,000 --> ") and "\n2\n" in srt.text
+    words = client.get(row["captions_url"], params={"format": "json"}).json()
+    assert [w["word"] for w in words] == text.split()
+    assert words[-1]["end"] <= row["duration"] + 0.001
+    assert client.get(row["captions_url"], params={"format": "ass"}).status_code == 422
+    assert client.get("/history/nope/captions").status_code == 404
+
+
 def test_speech_voice_by_profile_name_or_id(client: TestClient) -> None:
     profile = client.post("/profiles", json={"name": "Deep", "voice_type": "preset",
                                              "preset_engine": REFERENCE, "preset_voice_id": "low"}).json()

@@ -362,8 +362,13 @@ class Synthesizer:
             async for audio, rate in self.stream(request, stop):
                 yield audio, rate, None
             return
+        streams = self.streams(plan.engine.name)
+        if not streams:  # a sentence at a time, each normalised, as stream() does
+            plan = self.plan(request, chunk_chars=STREAM_CHUNK_CHARS)
         rate, at = plan.model.sample_rate, 0
         async for audio, words in self._frames(plan, stop, timed=True):
+            if not streams and request.normalize:
+                audio = normalize_audio(audio)
             yield audio, rate, None if words is None else shift_words(words, at / rate)
             at += len(audio)
 

@@ -3,6 +3,9 @@
 Labels come from ``langcodes`` (with ``language_data``, the CLDR names), installed with the
 ``[server]`` extra; without it, or for a code it does not know, the label is the code itself.
 ``auto`` (an engine that detects the language) is ``Automatic``.
+
+``GET /engines`` labels every engine's codes on each call: the cache holds thousands, since one
+engine may list over 600 languages (a smaller cache would evict them all on every listing).
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ import functools
 __all__ = ["language_label", "language_labels"]
 
 
-@functools.lru_cache(maxsize=512)
+@functools.lru_cache(maxsize=8192)
 def language_label(code: str) -> str:
     if code == "auto":
         return "Automatic"

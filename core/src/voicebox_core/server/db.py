@@ -118,6 +118,9 @@ class Generation(Base):
     source: Mapped[str] = mapped_column(String(16), default="manual", server_default="manual")
     #: The generation options, so a retry or a regeneration runs it again the same way.
     options: Mapped[str] = mapped_column(Text, default="{}", server_default="{}")
+    #: When each word is spoken, JSON ``[{"word", "start", "end"}, ...]`` in seconds, from an
+    #: engine with word timestamps; NULL from any other (no captions rather than guessed ones).
+    words: Mapped[str | None] = mapped_column(Text, default=None)
     created_at: Mapped[datetime] = mapped_column(default=now, index=True)
 
 

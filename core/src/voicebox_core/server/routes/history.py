@@ -1,11 +1,11 @@
-"""History: listing with search, one generation, favorites, deletion, audio export."""
+"""History: listing with search, one generation, favorites, deletion, audio export, captions."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Query
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, Response
 
 from voicebox_core.server.routes._deps import attachment, get_state
 from voicebox_core.server.services import history
@@ -48,3 +48,15 @@ async def delete(generation_id: str, state: ServerState = Depends(get_state)) ->
 def export_audio(generation_id: str, state: ServerState = Depends(get_state)) -> FileResponse:
     path, filename = history.export_audio(state, generation_id)
     return FileResponse(path, media_type="audio/wav", headers=attachment(filename))
+
+
+@router.get("/{generation_id}/captions", response_class=Response,
+            responses={200: {"content": {media: {} for media, _ in history.CAPTION_FORMATS.values()}},
+                       409: {"description": "not completed, or its engine gives no word timestamps"}})
+def captions(generation_id: str, format: Literal["vtt", "srt", "json"] = Query(  # noqa: A002
+                 "vtt", description="WebVTT, SubRip, or the words as JSON [{word, start, end}] in seconds"),
+             state: ServerState = Depends(get_state)) -> Response:
+    """Captions of a generation from its engine's word timestamps (engines with
+    ``word_timestamps`` in ``GET /engines``); 409 for one made by an engine without them."""
+    body, media, filename = history.captions(state, generation_id, format)
+    return Response(body, media_type=media, headers=attachment(filename))

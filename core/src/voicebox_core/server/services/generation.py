@@ -35,6 +35,7 @@ from voicebox_core.server.schemas import GenerateBody
 from voicebox_core.server.services import models, profiles, settings
 from voicebox_core.server.state import Job, ServerState, Ticket, storage_failure
 from voicebox_core.synthesis import SynthesisRequest, Voice
+from voicebox_core.timing import words_to_json
 
 __all__ = ["ACTIVE", "cancel", "recover", "regenerate", "request_of", "retry", "row", "start",
            "status_events"]
@@ -178,6 +179,8 @@ def row(generation: Generation, profile_name: str | None = None) -> dict[str, An
         "model_name": generation.model_name, "voice": generation.voice,
         "sample_rate": generation.sample_rate,
         "audio_url": f"/audio/{generation.id}" if done else None,
+        # Captions from the engine's word timestamps; None when it has none.
+        "captions_url": f"/history/{generation.id}/captions" if done and generation.words else None,
     }
 
 
@@ -265,7 +268,7 @@ async def _run(state: ServerState, job: Job, resolved: Resolved, ticket: Ticket,
                 _set(state, job.generation_id, status="loading_model")
             await models.ensure_loaded(state, resolved.model)
             _set(state, job.generation_id, status="generating")
-            result = await state.synthesizer.synthesize(resolved.request, stop=job.stopped)
+            result = await state.synthesizer.synthesize(resolved.request, stop=job.stopped, timestamps=True)
         if job.stopped():  # asked during the last chunk: its audio is not wanted either
             raise GenerationCancelledError("generation cancelled")
         await asyncio.to_thread(save_audio, target, result.audio, result.sample_rate)
@@ -278,6 +281,7 @@ async def _run(state: ServerState, job: Job, resolved: Resolved, ticket: Ticket,
             generation.audio_path, generation.status, generation.error = state.stored(target), "completed", None
             generation.duration, generation.sample_rate = result.duration, result.sample_rate
             generation.language = result.language
+            generation.words = None if result.words is None else json.dumps(words_to_json(result.words))
             session.commit()
         state.notify(job.generation_id)
         if replace and old:

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import delete as sql_delete
 from sqlalchemy import func, select
 
-from voicebox_core.errors import NotFoundError
+from voicebox_core.errors import ConflictError, NotFoundError
 from voicebox_core.server.db import Generation
 from voicebox_core.server.services.generation import _get, profile_names, row, stop_job
 from voicebox_core.server.state import ServerState
+from voicebox_core.timing import to_srt, to_webvtt, words_from_json, words_to_json
 
-__all__ = ["audio", "delete", "delete_failed", "export_audio", "favorite", "get", "listing"]
+__all__ = ["CAPTION_FORMATS", "audio", "captions", "delete", "delete_failed", "export_audio", "favorite", "get", "listing"]
 
 
 def _like(term: str) -> str:
@@ -96,3 +98,26 @@ def export_audio(state: ServerState, generation_id: str) -> tuple[Path, str]:
         text = _get(session, generation_id).text
     safe = "".join(c for c in text[:30] if c.isalnum() or c in " -_").strip() or "generation"
     return path, f"{safe}.wav"
+
+
+#: Caption formats: media type and file extension.
+CAPTION_FORMATS = {"vtt": ("text/vtt", "vtt"), "srt": ("application/x-subrip", "srt"), "json": ("application/json", "json")}
+
+
+def captions(state: ServerState, generation_id: str, fmt: str) -> tuple[str, str, str]:
+    """A generation's captions (WebVTT, SubRip, or its words as JSON) from the word times its
+    engine gave: the text, its media type and a download name."""
+    with state.sessions() as session:
+        generation = _get(session, generation_id)
+        if generation.status != "completed":
+            raise ConflictError(f"generation {generation_id!r} is {generation.status}; captions come with its audio")
+        if generation.words is None:
+            raise ConflictError(
+                f"generation {generation_id!r} was made by engine {generation.engine!r}, which gives no word "
+                "timestamps, so it has no captions (engines with `word_timestamps` in GET /engines do)")
+        words = words_from_json(json.loads(generation.words)) or ()
+        text = generation.text
+    media, extension = CAPTION_FORMATS[fmt]
+    body = {"vtt": to_webvtt, "srt": to_srt}[fmt](words) if fmt != "json" else json.dumps(words_to_json(words))
+    safe = "".join(c for c in text[:30] if c.isalnum() or c in " -_").strip() or "generation"
+    return body, media, f"{safe}.{extension}"

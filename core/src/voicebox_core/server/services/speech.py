@@ -31,11 +31,12 @@ from voicebox_core.server.schemas import SpeechBody
 from voicebox_core.server.services import aliases, models, profiles
 from voicebox_core.server.state import ServerState
 from voicebox_core.synthesis import Synthesis, SynthesisRequest, Voice
+from voicebox_core.timing import WordTime, words_to_json
 
 T = TypeVar("T")
 
-__all__ = ["OPENAI_PCM_RATE", "SPEECH_FORMATS", "ClosingStream", "open_chunks", "open_stream", "speech",
-           "speech_request", "speech_sse", "wav_header"]
+__all__ = ["OPENAI_PCM_RATE", "SPEECH_FORMATS", "ClosingStream", "open_chunks", "open_stream", "open_timed_stream",
+           "speech", "speech_request", "speech_sse", "wav_header"]
 
 #: OpenAI's six formats, each with its media type.
 SPEECH_FORMATS = {"wav": "audio/wav", "flac": "audio/flac", "pcm": "audio/pcm", "mp3": "audio/mpeg",
@@ -158,13 +159,29 @@ async def open_chunks(state: ServerState, request: SynthesisRequest, http: Reque
 async def open_stream(state: ServerState, request: SynthesisRequest, fmt: str = "wav",
                       speed: float = 1.0, http: Request | None = None, pcm_rate: int | None = None
                       ) -> tuple[AsyncIterator[bytes], Callable[[], Any]]:
-    """:func:`open_chunks`, encoded as one stream of ``fmt`` (raw PCM at ``pcm_rate``)."""
-    chunks, close = await open_chunks(state, request, http)
+    """Admit, load and speak the first chunk now; return the byte stream and its closer
+    (:func:`open_timed_stream` without the words)."""
+    pieces, close = await open_timed_stream(state, request, fmt, speed, http, pcm_rate, timed=False)
 
     async def body() -> AsyncIterator[bytes]:
+        async for data, _words in pieces:
+            yield data
+
+    return body(), close
+
+
+async def open_timed_stream(state: ServerState, request: SynthesisRequest, fmt: str = "wav",
+                            speed: float = 1.0, http: Request | None = None, pcm_rate: int | None = None,
+                            timed: bool = True) -> tuple[AsyncIterator[tuple[bytes, Any]], Callable[[], Any]]:
+    """:func:`open_chunks`, encoded as one stream of ``fmt`` (raw PCM at ``pcm_rate``): (encoded
+    bytes, the words of that chunk with times from the start of the utterance, after
+    ``speed``, or None from an engine without word timestamps) and its closer."""
+    chunks, close = await open_chunks(state, request, http, timed=timed)
+
+    async def body() -> AsyncIterator[tuple[bytes, Any]]:
         encoder: PcmStream | EncodedStream | None = None
         cheap = False
-        async for audio, rate, _ in chunks:
+        async for audio, rate, words in chunks:
             if encoder is None:  # one signal across chunks: no seam at their edges
                 encoder = stream_encoder(fmt, rate, pcm_rate)
                 cheap = speed == 1.0 and isinstance(encoder, PcmStream) and encoder.source == encoder.target
@@ -172,10 +189,12 @@ async def open_stream(state: ServerState, request: SynthesisRequest, fmt: str = 
                 data = encoder.push(audio)  # a cast: quicker than a thread hop
             else:  # resampling, encoding, a speed change: off the event loop
                 data = await asyncio.to_thread(_pushed, encoder, audio, speed)
-            if data:
-                yield data
+            if words is not None and speed != 1.0:
+                words = tuple(WordTime(w.word, w.start / speed, w.end / speed) for w in words)
+            if data or words:
+                yield data, words
         if encoder is not None and (tail := await asyncio.to_thread(encoder.flush)):
-            yield tail
+            yield tail, ()
 
     return body(), close
 
@@ -268,15 +287,20 @@ def _encoded(audio: Any, sample_rate: int, speed: float, fmt: str) -> bytes:
 async def speech_sse(state: ServerState, body: SpeechBody,
                      http: Request | None = None) -> tuple[AsyncIterator[str], Callable[[], Any]]:
     """OpenAI's ``stream_format=sse``: base64 deltas of the requested ``response_format`` (the
-    pieces joined are one file of it; pcm at 24 kHz), then a done event."""
+    pieces joined are one file of it; pcm at 24 kHz), then a done event. From an engine with
+    word timestamps each delta also has ``timestamps`` (``[{word, start, end}]``, seconds from
+    the start of the utterance); the done event's ``word_timestamps`` says whether there are any."""
     request = speech_request(state, body)
-    stream, close = await open_stream(state, request, body.response_format, speed=body.speed, http=http,
-                                      pcm_rate=body.sample_rate or OPENAI_PCM_RATE)
+    timed = state.synthesizer.timed(state.synthesizer.plan(request).engine.name)
+    stream, close = await open_timed_stream(state, request, body.response_format, speed=body.speed, http=http,
+                                            pcm_rate=body.sample_rate or OPENAI_PCM_RATE)
 
     async def events() -> AsyncIterator[str]:
-        async for pcm in stream:
-            payload = {"type": "speech.audio.delta", "audio": base64.b64encode(pcm).decode()}
+        async for data, words in stream:
+            payload: dict[str, Any] = {"type": "speech.audio.delta", "audio": base64.b64encode(data).decode()}
+            if timed:  # the words this delta's audio starts, from the start of the utterance
+                payload["timestamps"] = words_to_json(words or ())
             yield f"data: {json.dumps(payload)}\n\n"
-        yield f"data: {json.dumps({'type': 'speech.audio.done'})}\n\n"
+        yield f"data: {json.dumps({'type': 'speech.audio.done', 'word_timestamps': timed})}\n\n"
 
     return events(), close

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import numpy as np
+import voicebox_core as vb
 
 from voicebox_core.runtime import (
     as_mono_float32,
@@ -17,6 +18,8 @@ from voicebox_core.runtime import (
 ENGINE = "reference"
 PITCH = {"low": 110.0, "high": 220.0, "alto": 180.0, "bright": 260.0}
 RATES = {"default": 16000, "24k": 24000}
+#: Seconds per syllable (a vowel of the text): its word times follow from it.
+SYLLABLE = 0.18
 
 
 class ReferenceBackend:
@@ -54,18 +57,37 @@ class ReferenceBackend:
         return normalize_audio(np.concatenate(clips)), " ".join(ref_texts)
 
     async def generate(self, text, voice_prompt, language="en", seed=None, instruct=None):
+        audio, _syllables = self._speak(text, voice_prompt, seed)
+        return audio, self._rate
+
+    async def generate_timed(self, text, voice_prompt, language="en", seed=None, instruct=None):
+        """generate's audio, one chunk, with each word's syllables as its time."""
+        audio, syllables = self._speak(text, voice_prompt, seed)
+        words, at = [], 0
+        for word in text.split():
+            count = _syllables(word)
+            if count:
+                words.append(vb.WordTime(word, at * SYLLABLE, (at + count) * SYLLABLE))
+            at += count
+        yield vb.TimedChunk(audio, tuple(words))
+
+    def _speak(self, text, voice_prompt, seed):
         if self._rate is None:
-            await self.load_model()
+            self._rate = RATES["default"]
         rate = self._rate
         pitch = voice_prompt.get("pitch") or PITCH[voice_prompt["preset_voice_id"]]
         rng = np.random.default_rng(seed)
-        syllables = max(1, sum(ch in "aeiouy" for ch in text.lower()))
+        syllables = max(1, _syllables(text))
         pieces = []
         for index in range(syllables):
-            n = int(rate * 0.18)
+            n = int(rate * SYLLABLE)
             t = np.arange(n) / rate
             f0 = pitch * (1 + 0.05 * np.sin(index))
             tone = sum(np.sin(2 * np.pi * k * f0 * t) / k for k in range(1, 6))
             pieces.append(tone * np.hanning(n) + 0.01 * rng.standard_normal(n))
         audio = 0.3 * np.concatenate(pieces)
-        return as_mono_float32(audio), rate
+        return as_mono_float32(audio), syllables
+
+
+def _syllables(text: str) -> int:
+    return sum(ch in "aeiouy" for ch in text.lower())

@@ -19,12 +19,13 @@ def voicebox_register_engines(register):
         vb.EngineInfo(
             name="reference",
             display_name="Reference formant synthesiser",
-            description="Vowel-like tones, one per syllable; proves the contract, says nothing.",
+            description="Vowel-like tones, one per syllable (its word times); proves the contract, says nothing.",
             backend="voicebox_test_reference.backend:ReferenceBackend",
             voice_kinds=("preset", "cloned"),
             preset_voices=VOICES,
             default_voice="low",
-            capabilities=vb.Capabilities(deterministic=True, multi_sample=True, max_chunk_chars=200),
+            capabilities=vb.Capabilities(deterministic=True, multi_sample=True, word_timestamps=True,
+                                         max_chunk_chars=200),
             models=(
                 vb.ModelConfig(
                     model_name="reference-16k", display_name="Reference 16 kHz", engine="reference",

@@ -1,0 +1,1 @@
+"""Voicebox engine plugin for OmniVoice (metadata in .plugin, the backend in .backend)."""
