@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -30,13 +29,10 @@ from pathlib import Path
 
 import httpx
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tests.support.fake_hub import free_port
+
 TEXT = "The quick brown fox jumps over the lazy dog. It was a bright cold day in April."
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def serve(data_dir: Path, log: Path, **env: str) -> tuple[subprocess.Popen[bytes], str]:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -27,20 +26,17 @@ from pathlib import Path
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ.setdefault("VOICEBOX_DATA_DIR", tempfile.mkdtemp(prefix="voicebox-remote-tests-"))
 
-import httpx  # noqa: E402
-import pytest  # noqa: E402
+import httpx
+import pytest
 
 ROOT = Path(__file__).resolve().parents[3]
+sys.path.insert(0, str(ROOT))
+from tests.support.fake_hub import free_port  # noqa: E402
+
 #: The API key the odd remote expects; it must never show in our answers or logs.
 SECRET = "sk-remote-test-3f9a1c"
 SENTENCE = "The quick brown fox jumps over the lazy dog."
 JOE = "en_US-joe-medium"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def voicebox(*args: str, data_dir: Path, **env: str) -> subprocess.CompletedProcess[str]:
@@ -118,7 +114,7 @@ class _Odd(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    def do_POST(self) -> None:  # noqa: N802 - http.server's name
+    def do_POST(self) -> None:
         body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", "0"))) or b"{}")
         key = self.headers.get("Authorization", "")
         model = body.get("model")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import socket
 import sys
 import threading
@@ -19,10 +20,10 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import JOE, SECRET, SENTENCE, Server, voicebox
+from conftest import JOE, SECRET, SENTENCE, Server, free_port, voicebox
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
-from tests.support.speech import transcribe, word_error_rate  # noqa: E402
+from tests.support.speech import transcribe, word_error_rate
 
 MODEL = "gpu-piper-en_US-joe-medium"
 
@@ -76,8 +77,6 @@ def test_engines_list_opens_no_socket(configured: Path, tmp_path: Path) -> None:
     site = tmp_path / "site"
     site.mkdir()
     (site / "sitecustomize.py").write_text(_NO_SOCKETS.format(log=str(log)))
-    import os
-
     path = os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")])
     done = voicebox("engines", "list", data_dir=configured, PYTHONPATH=path)
     assert done.returncode == 0, done.stderr
@@ -96,7 +95,7 @@ def test_add_remote_mistakes_are_one_line(tmp_path: Path) -> None:
         (["add-remote", "box", "http://me:pw@x:1"], 2, "--api-key-env"),
         (["add-remote", "box", "http://x:1", "--api-key-env", "sk-123"], 2, "variable"),
         (["add-remote", "piper", "http://x:1", "--model", "m", "--voice", "v"], 2, "taken by voicebox-engine-piper"),
-        (["add-remote", "box", f"http://127.0.0.1:{_closed_port()}"], 1, "unreachable"),
+        (["add-remote", "box", f"http://127.0.0.1:{free_port()}"], 1, "unreachable"),
         (["remove-remote", "nothing"], 2, "no remote engine 'nothing'"),
     ]
     for args, code, needle in cases:
@@ -110,12 +109,6 @@ def test_add_remote_mistakes_are_one_line(tmp_path: Path) -> None:
     assert json.loads((tmp_path / "remote-engines.json").read_text())["engines"]["box"]["url"] == "http://127.0.0.1:1"
     removed = voicebox("engines", "remove-remote", "box", data_dir=tmp_path)
     assert removed.returncode == 0 and "box" not in json.loads((tmp_path / "remote-engines.json").read_text())["engines"]
-
-
-def _closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 # -- every face of our server ------------------------------------------------------------
@@ -186,7 +179,8 @@ def test_wyoming_through_the_remote_is_the_sentence(local: Server, tmp_path: Pat
 
 
 def test_remote_killed_mid_request_is_503_and_its_restart_serves_again(local: Server, flaky_remote: Server) -> None:
-    long_text = " ".join(f"Sentence number {i} of a long story that keeps the remote busy." for i in range(80))
+    # Far longer than 1.5 s of work on any machine: the remote dies while it speaks.
+    long_text = " ".join(f"Sentence number {i} of a long story that keeps the remote busy." for i in range(300))
     answer: dict[str, httpx.Response] = {}
 
     def ask() -> None:

@@ -64,7 +64,12 @@ def read_remote(url: str, api_key: str | None, where: str) -> tuple[list[dict[st
     """The server's ``/v1/models`` entries and ``/v1/audio/voices`` entries (one request each)."""
     import httpx
 
-    from voicebox_engine_remote.backend import RemoteError, RemoteUnavailableError, _message, request_error
+    from voicebox_engine_remote.backend import (
+        RemoteError,
+        RemoteUnavailableError,
+        _message,
+        request_error,
+    )
 
     headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
     found = []
