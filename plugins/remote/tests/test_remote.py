@@ -115,20 +115,22 @@ def test_add_remote_mistakes_are_one_line(tmp_path: Path) -> None:
 
 
 def test_openai_speech_through_the_remote_is_the_sentence(local: Server, tmp_path: Path) -> None:
+    # Seeded: an unseeded piper take is misheard now and then (3 words of 9, once in ~20).
     whole = httpx.post(f"{local.url}/v1/audio/speech", timeout=120, json={
-        "model": MODEL, "input": SENTENCE, "voice": JOE, "response_format": "wav"})
+        "model": MODEL, "input": SENTENCE, "voice": JOE, "response_format": "wav", "seed": 1})
     assert whole.status_code == 200, whole.text
     (tmp_path / "whole.wav").write_bytes(whole.content)
     assert heard(tmp_path / "whole.wav") < 0.3
     with httpx.stream("POST", f"{local.url}/v1/audio/speech", timeout=120, json={
-            "model": MODEL, "input": SENTENCE, "voice": JOE, "response_format": "pcm"}) as streamed:
+            "model": MODEL, "input": SENTENCE, "voice": JOE, "response_format": "pcm", "seed": 1}) as streamed:
         assert streamed.status_code == 200 and streamed.headers["x-sample-rate"] == "24000"
         pcm = b"".join(streamed.iter_bytes())
     assert heard(write_pcm(tmp_path / "streamed.wav", pcm, 24000)) < 0.3
 
 
 def test_voicebox_generate_through_the_remote_is_the_sentence(local: Server, tmp_path: Path) -> None:
-    made = httpx.post(f"{local.url}/generate", timeout=120, json={"text": SENTENCE, "engine": "gpu", "voice": JOE})
+    made = httpx.post(f"{local.url}/generate", timeout=120, json={"text": SENTENCE, "engine": "gpu", "voice": JOE,
+                                                                    "seed": 1})
     assert made.status_code == 200, made.text
     with httpx.stream("GET", f"{local.url}/generate/{made.json()['id']}/status", timeout=120) as events:
         lines = [line for line in events.iter_lines() if line.startswith("data:")]
@@ -167,12 +169,17 @@ def test_wyoming_through_the_remote_is_the_sentence(local: Server, tmp_path: Pat
     (info,) = asyncio.run(exchange(Describe().event(), until="info"))
     programs = {p.name: p for p in Info.from_event(info).tts}
     assert f"gpu:{JOE}" in {v.name for v in programs["gpu"].voices}
-    events = asyncio.run(exchange(Synthesize(text=SENTENCE, voice=SynthesizeVoice(name=f"gpu:{JOE}")).event(),
-                                  until="audio-stop"))
-    starts = [AudioStart.from_event(e) for e in events if AudioStart.is_type(e.type)]
-    chunks = [AudioChunk.from_event(e) for e in events if AudioChunk.is_type(e.type)]
-    assert starts and chunks and AudioStop.is_type(events[-1].type), [e.type for e in events]
-    assert heard(write_pcm(tmp_path / "wyoming.wav", b"".join(c.audio for c in chunks), starts[0].rate)) < 0.3
+
+    def take() -> float:
+        events = asyncio.run(exchange(Synthesize(text=SENTENCE, voice=SynthesizeVoice(name=f"gpu:{JOE}")).event(),
+                                      until="audio-stop"))
+        starts = [AudioStart.from_event(e) for e in events if AudioStart.is_type(e.type)]
+        chunks = [AudioChunk.from_event(e) for e in events if AudioChunk.is_type(e.type)]
+        assert starts and chunks and AudioStop.is_type(events[-1].type), [e.type for e in events]
+        return heard(write_pcm(tmp_path / "wyoming.wav", b"".join(c.audio for c in chunks), starts[0].rate))
+
+    # Wyoming has no seed: an unseeded take is misheard now and then, a broken chain every time.
+    assert take() < 0.3 or take() < 0.3
 
 
 # -- the remote failing ------------------------------------------------------------------
