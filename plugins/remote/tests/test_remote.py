@@ -109,6 +109,12 @@ def test_add_remote_mistakes_are_one_line(tmp_path: Path) -> None:
     assert json.loads((tmp_path / "remote-engines.json").read_text())["engines"]["box"]["url"] == "http://127.0.0.1:1"
     removed = voicebox("engines", "remove-remote", "box", data_dir=tmp_path)
     assert removed.returncode == 0 and "box" not in json.loads((tmp_path / "remote-engines.json").read_text())["engines"]
+    # a configuration cut short: the plugin is set aside, naming the file and what to do; every other engine works
+    (tmp_path / "remote-engines.json").write_text('{"engines": {"box": ')
+    listed = json.loads(voicebox("engines", "list", "--json", data_dir=tmp_path).stdout)
+    (failure,) = [f for f in listed["failed"] if f["distribution"] == "voicebox-engine-remote"]
+    assert "remote-engines.json is not a remote-engine configuration" in failure["reason"]
+    assert "delete it" in failure["reason"] and "piper" in {e["engine"] for e in listed["engines"]}
 
 
 # -- every face of our server ------------------------------------------------------------

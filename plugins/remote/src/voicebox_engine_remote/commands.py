@@ -126,6 +126,13 @@ def _voices(entries: list[Any], models: list[tuple[str, str]], language: str) ->
     return list(voices.values())
 
 
+def _configured() -> dict[str, remotes.Remote]:
+    try:
+        return remotes.load()
+    except ValueError as exc:  # a file edited by hand, or cut short by a full disk
+        raise InvalidRequestError(str(exc)) from None
+
+
 def cmd_add_remote(args: argparse.Namespace) -> int:
     name = args.name
     if not remotes.ENGINE_NAME.match(name):
@@ -142,7 +149,7 @@ def cmd_add_remote(args: argparse.Namespace) -> int:
     languages = tuple(dict.fromkeys(args.language)) or ("en",)
     if bad := [lang for lang in languages if not _LANGUAGE.match(lang)]:
         raise InvalidRequestError(f"--language {bad[0]!r} is not an ISO 639 code such as 'en'")
-    configured = remotes.load()
+    configured = _configured()
     existed = name in configured
     _refuse_taken(name, configured)
     where = f"engine {name!r}: the speech server at {remotes.public_url(url)}"
@@ -185,7 +192,7 @@ def _refuse_taken(name: str, configured: dict[str, remotes.Remote]) -> None:
 
 
 def cmd_remove_remote(args: argparse.Namespace) -> int:
-    configured = remotes.load()
+    configured = _configured()
     if args.name not in configured:
         raise NotFoundError(f"no remote engine {args.name!r}; configured: {', '.join(sorted(configured)) or 'none'}")
     remote = configured.pop(args.name)
