@@ -535,8 +535,8 @@ class Registry:
                         f"engine {engine!r} declares Capabilities(streaming=True), but backend "
                         f"{type(backend).__name__} has no generate_stream (voicebox_core.StreamingBackend)"
                     )
-                # A backend that runs elsewhere (``remote``) holds no memory here, and its
-                # requests may overlap: it keeps the caller's loop, not an engine thread.
+                # A backend that runs elsewhere (``remote``) holds no memory here to keep in one
+                # thread's arena, and only waits on the network: it needs no engine thread.
                 if self.engine_threads and not getattr(backend, "remote", False):
                     from voicebox_core.threads import EngineThread, ThreadedBackend
 
