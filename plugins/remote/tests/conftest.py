@@ -3,7 +3,7 @@
 - ``piper_remote``: a second ``voicebox serve`` with its own data dir, speaking with the
   offline piper voice: the remote a laptop reaches.
 - ``odd_remote``: a small HTTP server in this process that answers like a broken speech
-  server would (500, a 200 that is HTML, a 4xx that repeats the API key).
+  server would (500, a 200 that is HTML or MP3, a 4xx that repeats the API key).
 - ``local``: our ``voicebox serve`` (HTTP + Wyoming), whose data dir has the remote engines
   ``gpu`` (piper_remote), ``flaky`` (a piper remote the tests kill), ``odd`` and ``down``.
 """
@@ -122,6 +122,8 @@ class _Odd(BaseHTTPRequestHandler):
             self._send(500, "application/json", json.dumps({"detail": "the GPU caught fire"}).encode())
         elif model == "garbage":
             self._send(200, "text/html", b"<html><body>Welcome to nginx!</body></html>")
+        elif model == "mp3":  # a server that ignores response_format
+            self._send(200, "audio/mpeg", b"\xff\xfb\x90\x00" * 64)
         elif model == "echo-key":  # a careless server repeating the credentials it got
             self._send(422, "application/json", json.dumps({"detail": f"bad voice for {key}"}).encode())
         else:
@@ -166,7 +168,7 @@ def configured(tmp_path_factory: pytest.TempPathFactory, piper_remote: Server, f
     for args in (["gpu", piper_remote.url],
                  ["flaky", flaky_remote.url, "--retries", "1"],
                  ["odd", odd_remote, "--api-key-env", "ODD_KEY", "--model", "fail500", "--model", "garbage",
-                  "--model", "echo-key", "--voice", "alice"],
+                  "--model", "echo-key", "--model", "mp3", "--voice", "alice"],
                  ["down", f"http://127.0.0.1:{free_port()}", "--model", "m", "--voice", "v", "--retries", "1"]):
         done = voicebox("engines", "add-remote", *args, data_dir=data)
         assert done.returncode == 0, done.stderr

@@ -221,6 +221,7 @@ def test_remote_killed_mid_request_is_503_and_its_restart_serves_again(local: Se
 @pytest.mark.parametrize(("model", "status", "needles"), [
     ("odd-fail500", 502, ["failed (500)", "the GPU caught fire"]),
     ("odd-garbage", 502, ["text/html, not audio", "nginx"]),
+    ("odd-mp3", 502, ["audio/mpeg, not the pcm it was asked for"]),
     ("odd-echo-key", 422, ["refused the request (422)", "Bearer ***"]),
     ("down-m", 503, ["unreachable", "'down'"]),
 ])

@@ -253,6 +253,9 @@ class RemoteBackend:
                 sample = ""
             finally:
                 response.close()
+            if media.startswith("audio/"):
+                raise RemoteError(f"{self.where} answered with {media}, not the pcm it was asked for (or wav); "
+                                  "it does not speak OpenAI's response_format")
             raise RemoteError(f"{self.where} answered with {media}, not audio: {sample!r}; is its URL "
                               "an OpenAI-compatible speech server?")
         return response
