@@ -107,6 +107,9 @@ def test_add_remote_mistakes_are_one_line(tmp_path: Path) -> None:
                      data_dir=tmp_path)
     assert added.returncode == 0 and "box-a-b-c" in added.stdout, added.stderr
     assert json.loads((tmp_path / "remote-engines.json").read_text())["engines"]["box"]["url"] == "http://127.0.0.1:1"
+    elsewhere = voicebox("engines", "add-remote", "box", "http://127.0.0.1:1", "--model", "m", "--voice", "v",
+                         "--data-dir", str(tmp_path / "sidecar"), data_dir=tmp_path)
+    assert elsewhere.returncode == 0 and (tmp_path / "sidecar" / "remote-engines.json").is_file(), elsewhere.stderr
     removed = voicebox("engines", "remove-remote", "box", data_dir=tmp_path)
     assert removed.returncode == 0 and "box" not in json.loads((tmp_path / "remote-engines.json").read_text())["engines"]
     # a configuration cut short: the plugin is set aside, naming the file and what to do; every other engine works

@@ -17,6 +17,7 @@ from voicebox_engine_remote import remotes
 
 __all__ = ["add_actions", "cmd_add_remote", "cmd_remove_remote", "read_remote"]
 
+DISTRIBUTION = "voicebox-engine-remote"
 _VARIABLE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _LANGUAGE = re.compile(r"^(auto|[a-z]{2,3}(-[A-Za-z0-9]{2,8})?)$")
 
@@ -43,6 +44,10 @@ def add_actions(subparsers: Any) -> None:
     remove = subparsers.add_parser("remove-remote", help="forget the remote engine NAME")
     remove.add_argument("name", metavar="NAME")
     remove.set_defaults(handler=cmd_remove_remote)
+    for action in (add, remove):
+        action.add_argument("--data-dir", metavar="DIR",
+                            help="the data dir of the server that serves it, as `voicebox serve --data-dir` "
+                            "(default: VOICEBOX_DATA_DIR, else ~/.local/share/voicebox)")
 
 
 def _base_url(url: str) -> str:
@@ -126,7 +131,9 @@ def _voices(entries: list[Any], models: list[tuple[str, str]], language: str) ->
     return list(voices.values())
 
 
-def _configured() -> dict[str, remotes.Remote]:
+def _configured(args: argparse.Namespace) -> dict[str, remotes.Remote]:
+    if args.data_dir:  # where remotes.config_path() looks from now on
+        os.environ["VOICEBOX_DATA_DIR"] = os.path.abspath(args.data_dir)
     try:
         return remotes.load()
     except ValueError as exc:  # a file edited by hand, or cut short by a full disk
@@ -149,7 +156,7 @@ def cmd_add_remote(args: argparse.Namespace) -> int:
     languages = tuple(dict.fromkeys(args.language)) or ("en",)
     if bad := [lang for lang in languages if not _LANGUAGE.match(lang)]:
         raise InvalidRequestError(f"--language {bad[0]!r} is not an ISO 639 code such as 'en'")
-    configured = _configured()
+    configured = _configured(args)
     existed = name in configured
     _refuse_taken(name, configured)
     where = f"engine {name!r}: the speech server at {remotes.public_url(url)}"
@@ -188,11 +195,13 @@ def _refuse_taken(name: str, configured: dict[str, remotes.Remote]) -> None:
     registry = get_registry()
     if name in {e.name for e in registry.engines} and name not in configured:
         owner = registry.plugin_of(name).distribution
+        if owner == DISTRIBUTION:  # a remote of the data dir discovery saw (not --data-dir's)
+            return
         raise InvalidRequestError(f"engine name {name!r} is taken by {owner}; choose another NAME")
 
 
 def cmd_remove_remote(args: argparse.Namespace) -> int:
-    configured = _configured()
+    configured = _configured(args)
     if args.name not in configured:
         raise NotFoundError(f"no remote engine {args.name!r}; configured: {', '.join(sorted(configured)) or 'none'}")
     remote = configured.pop(args.name)
