@@ -226,7 +226,7 @@ def test_remote_killed_mid_request_is_503_and_its_restart_serves_again(local: Se
     ("odd-garbage", 502, ["text/html, not audio", "nginx"]),
     ("odd-mp3", 502, ["audio/mpeg, not the pcm it was asked for"]),
     ("odd-echo-key", 422, ["refused the request (422)", "Bearer ***"]),
-    ("down-m", 503, ["unreachable", "'down'"]),
+    ("down-m", 503, ["unreachable", "'down'", "2 tries"]),  # --retries 1: one more try, then 503
 ])
 def test_a_failing_remote_is_our_clean_error(local: Server, model: str, status: int, needles: list[str]) -> None:
     voice = "alice" if model.startswith("odd") else "v"
