@@ -171,7 +171,7 @@ def cmd_engines_doctor(args: argparse.Namespace) -> int:
         found = problems[plugin.distribution]
         where = f"isolated in {plugin.environment}" if plugin.isolated else f"in {plugin.load_seconds * 1000:.1f} ms"
         print(f"{states[plugin.distribution]:<5} {plugin.name} ({plugin.distribution} {plugin.version}): "
-              f"{', '.join(plugin.engines)} {where}")
+              f"{', '.join(plugin.engines) or 'no engine (none configured)'} {where}")
         if plugin.slow:
             print(f"  slow:        {plugin.slow_reason}")
         for problem in found:
@@ -440,7 +440,33 @@ def _pip_sources(parser: argparse.ArgumentParser, constraints: bool = True) -> N
     parser.add_argument("--pre", action="store_true", help="as pip's")
 
 
-def build_parser() -> argparse.ArgumentParser:
+#: The core's own ``voicebox engines`` actions: running one never imports a plugin to build the parser.
+CORE_ENGINE_ACTIONS = frozenset({"list", "doctor", "install", "uninstall", "repair", "probe"})
+
+
+def _wants_plugin_actions(argv: Sequence[str]) -> bool:
+    """``voicebox engines ACTION`` where ACTION is no core action (a plugin's, or ``--help``)."""
+    return bool(argv) and argv[0] == "engines" and (len(argv) < 2 or argv[1] not in CORE_ENGINE_ACTIONS)
+
+
+def _plugin_actions(engines_sub: Any) -> None:
+    """Actions plugins add under ``voicebox engines`` (hook ``voicebox_engines_commands``), each
+    plugin in its own try block: one whose hook raises loses its actions, never the CLI."""
+    try:
+        hooks = _registry().plugin_hooks("voicebox_engines_commands")
+    except Exception:  # noqa: BLE001 - discovery failed (strict mode): `engines doctor` says why
+        return
+    for name, function in hooks:
+        try:
+            function(subparsers=engines_sub)
+        except Exception as exc:  # noqa: BLE001 - isolation is the point
+            _say(f"plugin {name!r} could not add its `voicebox engines` actions "
+                 f"({type(exc).__name__}: {exc}); `voicebox engines doctor` shows the plugin")
+
+
+def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
+    """The parser; for ``argv`` naming an ``engines`` action the core lacks (or asking for help),
+    with the actions installed plugins add there."""
     from voicebox_core import __version__
 
     parser = argparse.ArgumentParser(
@@ -501,6 +527,8 @@ def build_parser() -> argparse.ArgumentParser:
     probe = engines_sub.add_parser("probe", help=argparse.SUPPRESS)
     probe.add_argument("engine")
     probe.set_defaults(handler=cmd_engines_probe)
+    if _wants_plugin_actions(argv):
+        _plugin_actions(engines_sub)
 
     models = sub.add_parser("models", help="list, download or delete model files")
     models_sub = models.add_subparsers(dest="action", required=True, metavar="ACTION")
@@ -589,8 +617,9 @@ def run_startup_scripts() -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(sidecar_argv(sys.argv[1:] if argv is None else argv))
+    argv = sidecar_argv(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(argv)
+    args = parser.parse_args(argv)
     try:
         run_startup_scripts()
         return int(args.handler(args))

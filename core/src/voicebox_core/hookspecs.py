@@ -3,11 +3,15 @@
 A plugin module named by a ``voicebox.engines`` entry point declares
 ``VOICEBOX_API_VERSION = "1.0"`` and implements ``voicebox_register_engines`` (metadata
 only: it must not import torch or its model library). ``voicebox_create_backend`` is
-optional: without it the core builds ``EngineInfo.backend``.
+optional: without it the core builds ``EngineInfo.backend``. ``voicebox_engines_commands`` is
+optional too: a plugin whose engines come from the user's configuration adds the actions
+that write it under ``voicebox engines``. Such a plugin sets
+``VOICEBOX_ENGINES_FROM_CONFIG = True`` and may then register no engine (none configured yet).
 """
 
 from __future__ import annotations
 
+import argparse
 from collections.abc import Callable
 
 import pluggy
@@ -35,4 +39,15 @@ def voicebox_create_backend(engine: EngineInfo) -> TTSBackend | None:
     """Build the backend of ``engine``, or return None if this plugin does not provide it.
 
     Called lazily, once per engine, on first use, under the registry's lock.
+    """
+
+
+@hookspec
+def voicebox_engines_commands(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """Add actions under ``voicebox engines`` with ``subparsers.add_parser(NAME, help=...)``; each
+    sets ``handler`` (``set_defaults(handler=function)``), a function of the parsed arguments
+    that returns the exit code and raises a :class:`~voicebox_core.errors.VoiceboxError` for a
+    mistake of the user's. Cheap: the CLI calls it while building its parser (only for an
+    ``engines`` action that is not the core's own, or ``--help``); a hook that raises loses its
+    plugin's actions, never the CLI.
     """

@@ -443,7 +443,7 @@ class Registry:
         except BaseException:
             self._pm.unregister(module)
             raise
-        if not infos:
+        if not infos and not getattr(module, "VOICEBOX_ENGINES_FROM_CONFIG", False):
             self._pm.unregister(module)
             raise _Rejected("register", f"module {module.__name__} registered no engine")
         return infos
@@ -540,12 +540,20 @@ class Registry:
                         f"engine {engine!r} declares Capabilities(word_timestamps=True), but backend "
                         f"{type(backend).__name__} has no generate_timed (voicebox_core.TimedBackend)"
                     )
-                if self.engine_threads:
+                # A backend that runs elsewhere (``remote``) holds no memory here to keep in one
+                # thread's arena, and only waits on the network: it needs no engine thread.
+                if self.engine_threads and not getattr(backend, "remote", False):
                     from voicebox_core.threads import EngineThread, ThreadedBackend
 
                     backend = ThreadedBackend(backend, EngineThread(engine))
                 self._backends[engine] = backend
         return backend
+
+    def plugin_hooks(self, hook: str) -> list[tuple[str, Any]]:
+        """(plugin name, function) of each loaded plugin's implementation of ``hook`` (a hookspec
+        of :mod:`voicebox_core.hookspecs`), for a caller that runs each in its own try block."""
+        caller = getattr(self._pm.hook, hook)
+        return [(impl.plugin_name, impl.function) for impl in caller.get_hookimpls()]
 
     def loaded_backends(self) -> dict[str, TTSBackend]:
         with self._lock:
