@@ -33,11 +33,14 @@ TEXT = "Please call me when you get home tonight. The weather will be sunny and 
 class Server:
     def __init__(self, base: str, proc: subprocess.Popen[bytes], log: Path) -> None:
         self.base, self.proc, self.log = base, proc, log
+        self._takes: dict[tuple[str, str], tuple[list[float], int]] = {}
 
     def engine_takes(self, text: str, voice: str, takes: int = 5) -> tuple[list[float], int]:
         """Seconds of the engine's own audio for ``text`` (whole WAV at its own rate), take after
         take: piper without a seed says it a little differently each time (about ±1.5%), and the
-        frameworks send no seed."""
+        frameworks send no seed. Asked once per text and voice."""
+        if (text, voice) in self._takes:
+            return self._takes[text, voice]
         seconds, rate = [], 0
         for _ in range(takes):
             response = httpx.post(f"{self.base}/v1/audio/speech", timeout=120, json={
@@ -46,6 +49,7 @@ class Server:
             info = sf.info(io.BytesIO(response.content))
             seconds.append(info.frames / info.samplerate)
             rate = info.samplerate
+        self._takes[text, voice] = seconds, rate
         return seconds, rate
 
     def voice_of(self, alias: str) -> str:
