@@ -109,8 +109,10 @@ def voice_for(base: str, engine: dict[str, Any], work: Path) -> str | None:
     return name
 
 
-def median_of(runs: list[tuple[float, float, int]]) -> tuple[float, float]:
-    return statistics.median(r[0] for r in runs), statistics.median(r[1] for r in runs)
+def median_of(runs: list[tuple[float, float, int]]) -> tuple[float, float, float]:
+    """First audio, whole, and the audio's seconds (pcm: 24 kHz, 16-bit)."""
+    return (statistics.median(r[0] for r in runs), statistics.median(r[1] for r in runs),
+            statistics.median(r[2] for r in runs) / 2 / 24000)
 
 
 def main() -> None:
@@ -154,10 +156,10 @@ def main() -> None:
     finally:
         server.stop()
 
-    print(f"\n{'engine':<12} {'path':<7} {'first audio':>11} {'whole':>8} {'first/whole':>11}")
+    print(f"\n{'engine':<12} {'path':<7} {'first audio':>11} {'whole':>9} {'first/whole':>11} {'audio':>8}")
     for name, frames_on, frames, chunks, _alone in rows:
-        for label, (first, whole) in (("frames" if frames_on else "chunks", frames), ("chunks", chunks)):
-            print(f"{name:<12} {label:<7} {first:>9.3f} s {whole:>6.3f} s {first / whole:>11.2f}")
+        for label, (first, whole, heard) in (("frames" if frames_on else "chunks", frames), ("chunks", chunks)):
+            print(f"{name:<12} {label:<7} {first:>9.3f} s {whole:>7.3f} s {first / whole:>11.2f} {heard:>6.1f} s")
     print()
     for name, frames_on, frames, chunks, alone in rows:
         if frames_on:
