@@ -18,12 +18,11 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import pytest
 import soundfile as sf
 from conftest import ROOT, TEXT, Server
 
 sys.path.insert(0, str(ROOT))
-from tests.support.speech import transcribe, word_error_rate  # noqa: E402
+from tests.support.speech import transcribe, word_error_rate
 
 #: What pocketsphinx may get wrong of piper's real voice (the other suites allow the same).
 MAX_WER = 0.3
