@@ -100,6 +100,12 @@ class Capabilities:
     deterministic: bool = False
     #: Longest text the backend takes in one ``generate`` call; the core chunks above it.
     max_chunk_chars: int = 800
+    #: The text length per ``generate`` call this engine is fastest with, measured
+    #: (``benchmarks/chunk_bench.py``). The core then chunks whole requests and sentence
+    #: streams alike at about this size (capped by ``max_chunk_chars``; a stream still sends
+    #: its first sentence alone). None: whole requests at ``max_chunk_chars``, streams at
+    #: about a sentence (``voicebox_core.synthesis.STREAM_CHUNK_CHARS``).
+    chunk_chars: int | None = None
     #: Voices one ``generate`` call can speak with (a dialogue script): above 1, the core
     #: sends a request with several voices as ``{"voice_type": "dialogue", "speakers":
     #: [prompt, ...]}`` and text whose turns start with ``Speaker N:`` (N from 1).
@@ -181,6 +187,9 @@ def validate_engine(info: object) -> list[str]:
         problems.extend(_validate_voice(where, index, voice))
     if not isinstance(info.capabilities.max_chunk_chars, int) or info.capabilities.max_chunk_chars < 20:
         problems.append(f"{where}: field 'capabilities.max_chunk_chars' must be an integer of at least 20")
+    chunk = info.capabilities.chunk_chars
+    if chunk is not None and (not isinstance(chunk, int) or chunk < 20):
+        problems.append(f"{where}: field 'capabilities.chunk_chars' must be None or an integer of at least 20")
     speakers = info.capabilities.max_speakers
     if not isinstance(speakers, int) or isinstance(speakers, bool) or speakers < 1:
         problems.append(f"{where}: field 'capabilities.max_speakers' must be an integer of at least 1")

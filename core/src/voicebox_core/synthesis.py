@@ -177,8 +177,8 @@ class Synthesizer:
             chunks = split_script(text, min(limit, chunk_chars) if chunk_chars else limit)
         elif chunk_chars:  # streaming: the first sentence alone, then about a sentence each
             chunks = split_for_streaming(text, min(limit, chunk_chars))
-        else:
-            chunks = split_text_into_chunks(text, limit)
+        else:  # the engine's measured best size, when it declares one
+            chunks = split_text_into_chunks(text, min(limit, engine.capabilities.chunk_chars or limit))
         return _Plan(engine, model, voice, language, tuple(chunks), request.seed, request.instruct,
                      request, speakers)
 
@@ -330,15 +330,16 @@ class Synthesizer:
         """Yield audio as soon as there is some. An engine that streams
         (``Capabilities(streaming=True)``) is streamed as its model decodes: each of its chunks
         leaves when it yields it, as it made it (loudness normalising needs a whole sentence).
-        Any other engine is called once per text chunk of about a sentence
-        (``STREAM_CHUNK_CHARS``, the first one alone) and each chunk is normalised like the
-        whole utterance of :meth:`synthesize` when ``request.normalize``."""
+        Any other engine is called once per text chunk of about a sentence (the engine's
+        ``Capabilities.chunk_chars``, else ``STREAM_CHUNK_CHARS``; the first one alone) and
+        each chunk is normalised like the whole utterance of :meth:`synthesize` when
+        ``request.normalize``."""
         plan = self.plan(request)
         if self.streams(plan.engine.name):
             async for frame in self._frames(plan, stop):
                 yield frame, plan.model.sample_rate
             return
-        plan = self.plan(request, chunk_chars=STREAM_CHUNK_CHARS)
+        plan = self.plan(request, chunk_chars=plan.engine.capabilities.chunk_chars or STREAM_CHUNK_CHARS)
         async for audio, rate in self._run(plan, stop):
             yield (normalize_audio(audio) if request.normalize else audio), rate
 
