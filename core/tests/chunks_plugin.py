@@ -4,7 +4,6 @@ call, declared with and without a preferred chunk size."""
 from __future__ import annotations
 
 import numpy as np
-
 import voicebox_core as vb
 
 VOICEBOX_API_VERSION = vb.API_VERSION

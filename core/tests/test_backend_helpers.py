@@ -11,7 +11,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from voicebox_core import GenerationError, InvalidRequestError, ModelConfig, UnknownModelError
 from voicebox_core.runtime import (
     ModelSlot,
@@ -143,11 +142,17 @@ def test_env_options(monkeypatch: pytest.MonkeyPatch) -> None:
     assert env_options("VOICEBOX_X_OPTIONS") == {}
     monkeypatch.setenv("VOICEBOX_X_OPTIONS", ' {"steps": 2} ')
     assert env_options("VOICEBOX_X_OPTIONS", {"steps", "cfg"}) == {"steps": 2}
-    for raw, message in (("{steps", "not valid JSON"), ("[1]", "must be a JSON object"),
-                         ('{"nope": 1}', r"unknown options \['nope'\]; it takes \['cfg', 'steps'\]")):
+    for raw, message in (("{steps", "is not valid JSON"), ("[1]", r"must be a JSON object of \['cfg', 'steps'\]$"),
+                         ('{"nope": 1}', r"must be a JSON object of \['cfg', 'steps'\]; it has unknown \['nope'\]")):
         monkeypatch.setenv("VOICEBOX_X_OPTIONS", raw)
-        with pytest.raises(InvalidRequestError, match=f"VOICEBOX_X_OPTIONS .*{message}"):
+        with pytest.raises(InvalidRequestError, match=f"^VOICEBOX_X_OPTIONS {message}"):
             env_options("VOICEBOX_X_OPTIONS", {"steps", "cfg"})
+    monkeypatch.setenv("VOICEBOX_X_OPTIONS", '{"nope": 1}')
+    with pytest.raises(InvalidRequestError, match='must be a JSON object with only "steps"; it has unknown'):
+        env_options("VOICEBOX_X_OPTIONS", {"steps"}, described='with only "steps"')
+    monkeypatch.setenv("VOICEBOX_X_OPTIONS", "2")
+    with pytest.raises(InvalidRequestError, match=r"^VOICEBOX_X_OPTIONS must be a JSON object$"):
+        env_options("VOICEBOX_X_OPTIONS")
     monkeypatch.setenv("VOICEBOX_X_OPTIONS", '{"anything": 1}')
     assert env_options("VOICEBOX_X_OPTIONS") == {"anything": 1}
 
@@ -225,8 +230,15 @@ def test_a_slot_builds_once_for_concurrent_callers_and_holds_one_model() -> None
         assert slot.model is None  # the old model is dropped before the new one is built
         raise RuntimeError("no weights")
 
+    def offline() -> str:
+        raise RuntimeError("no network")
+
+    with pytest.raises(RuntimeError, match="no network"):  # preparing fails: the old model stays
+        slot.load(SMALL, lambda path: path, prepare=offline)
+    assert slot.holds(LARGE)
+    assert slot.load(SMALL, lambda path: f"small from {path}", prepare=lambda: "/cache") == "small from /cache"
     with pytest.raises(RuntimeError):
-        slot.load(SMALL, broken)
+        slot.load(LARGE, broken)
     assert not slot.is_loaded() and slot.config is None
     slot.load(SMALL, lambda: "small")
     slot.unload()

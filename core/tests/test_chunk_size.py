@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import asyncio
 
+import chunks_plugin
 import importlib_metadata
 import pytest
 import voicebox_core as vb
 from voicebox_core.registry import ENTRY_POINT_GROUP, Registry
 from voicebox_core.synthesis import STREAM_CHUNK_CHARS
-
-import chunks_plugin
 
 #: Twenty sentences of 48 characters (about 980 in all).
 SENTENCE = "The quick brown fox jumps over the lazy dog now."

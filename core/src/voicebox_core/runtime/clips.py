@@ -20,7 +20,7 @@ def join_clips(paths: Sequence[str | os.PathLike[str]], sample_rate: int, *, gap
     clips = [load_audio(path, sample_rate)[0] for path in paths]
     if normalize:
         clips = [normalize_audio(clip) for clip in clips]
-    gap = np.zeros(int(round(sample_rate * gap_seconds)), dtype=np.float32)
+    gap = np.zeros(round(sample_rate * gap_seconds), dtype=np.float32)
     pieces = [part for clip in clips for part in (clip, gap)][:-1]
     audio = as_mono_float32(np.concatenate(pieces)) if pieces else np.zeros(0, dtype=np.float32)
     return normalize_audio(audio) if normalize and audio.size else audio

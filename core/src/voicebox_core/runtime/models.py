@@ -7,7 +7,7 @@ import asyncio
 import gc
 import threading
 from collections.abc import Callable, Sequence
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from voicebox_core.config import ModelConfig
 from voicebox_core.errors import UnknownModelError
@@ -71,28 +71,39 @@ class ModelSlot(Generic[M]):
         """Whether the model of ``config`` is the one in memory."""
         return self._model is not None and self._config is config
 
-    def load(self, config: ModelConfig, build: Callable[[], M]) -> M:
-        """The model of ``config``: the one in memory, or ``build()``'s (blocking; run it in a
-        thread). A failed build leaves the slot empty."""
+    def load(self, config: ModelConfig, build: Callable[..., M], prepare: Callable[[], Any] | None = None) -> M:
+        """The model of ``config``: the one in memory, or a new one (blocking; run it in a thread).
+
+        ``prepare()``, when given, runs first with the old model still in memory (downloads,
+        imports: a failure there leaves it loaded) and its result is ``build``'s one argument.
+        Then the old model is dropped (its device memory freed) and ``build`` makes the new one;
+        a failed build leaves the slot empty.
+        """
         with self.lock:
             if self._model is not None and self._config is config:
                 return self._model
-            self._model = self._config = None
-            model = build()
+            prepared = (prepare(),) if prepare is not None else ()
+            self._release()
+            model = build(*prepared)
             self._model, self._config = model, config
             return model
 
-    async def ensure(self, config: ModelConfig, build: Callable[[], M]) -> M:
+    async def ensure(self, config: ModelConfig, build: Callable[..., M],
+                     prepare: Callable[[], Any] | None = None) -> M:
         """:meth:`load` from async code: no thread hop when the model is already in memory."""
         if self._model is not None and self._config is config:
             return self._model
-        return await asyncio.to_thread(self.load, config, build)
+        return await asyncio.to_thread(self.load, config, build, prepare)
 
     def unload(self) -> None:
         """Drop the model (after any work holding :attr:`lock`) and free its device memory."""
         with self.lock:
-            loaded = self._model is not None
-            self._model = self._config = None
-        if loaded:
-            gc.collect()
-            empty_device_cache()
+            self._release()
+
+    def _release(self) -> None:
+        if self._model is None:
+            self._config = None
+            return
+        self._model = self._config = None
+        gc.collect()
+        empty_device_cache()
