@@ -24,10 +24,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import importlib
-import json
-import os
-import threading
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
@@ -36,16 +34,20 @@ from voicebox_core import (
     GenerationError,
     InvalidRequestError,
     ModelConfig,
-    UnknownModelError,
     UnsupportedLanguageError,
 )
 from voicebox_core.runtime import (
+    ModelSlot,
     as_mono_float32,
     choose_device,
     ensure_model,
-    load_audio,
+    env_options,
+    iterate_in_thread,
+    join_clips,
+    join_transcripts,
     load_reference_audio,
-    local_override,
+    model_path,
+    pick_model,
     prompt_cache,
     seed_everything,
     upstream_import_error,
@@ -55,7 +57,6 @@ from voicebox_engine_voxcpm.plugin import DEFAULT_SIZE, ENGINE, MODELS
 
 __all__ = ["VoxCPMBackend", "check_install", "import_voxcpm"]
 
-_CONFIGS = {config.model_size: config for config in MODELS}
 _OPTIONS_ENV = "VOICEBOX_VOXCPM_OPTIONS"
 _OPTION_NAMES = {"cfg_value", "inference_timesteps", "min_len", "max_len", "normalize", "retry_badcase",
                  "retry_badcase_max_times", "retry_badcase_ratio_threshold"}
@@ -81,23 +82,7 @@ def check_install() -> None:
 
 
 def _config_of(model_size: str) -> ModelConfig:
-    size = DEFAULT_SIZE if model_size in ("", "default") else model_size
-    if size not in _CONFIGS:
-        raise UnknownModelError(f"voxcpm {model_size}", [m.model_name for m in MODELS])
-    return _CONFIGS[size]
-
-
-def _options() -> dict[str, Any]:
-    raw = os.environ.get(_OPTIONS_ENV, "").strip()
-    if not raw:
-        return {}
-    try:
-        options = json.loads(raw)
-    except json.JSONDecodeError as exc:
-        raise InvalidRequestError(f"{_OPTIONS_ENV} is not valid JSON: {exc}") from None
-    if not isinstance(options, dict) or set(options) - _OPTION_NAMES:
-        raise InvalidRequestError(f"{_OPTIONS_ENV} must be a JSON object of {sorted(_OPTION_NAMES)}")
-    return options
+    return pick_model(MODELS, model_size, "voxcpm", DEFAULT_SIZE)
 
 
 @contextlib.contextmanager
@@ -123,49 +108,48 @@ class VoxCPMBackend:
     """TTSBackend for VoxCPM: one model (of three sizes) in memory at a time."""
 
     def __init__(self) -> None:
-        self._lock = threading.RLock()
-        self._config: ModelConfig | None = None
-        self._pipeline: Any = None  # voxcpm.VoxCPM
+        self._slot: ModelSlot[Any] = ModelSlot()  # a voxcpm.VoxCPM
+        self._lock = self._slot.lock
         self._voxcpm: SimpleNamespace | None = None
+
+    @property
+    def _pipeline(self) -> Any:
+        return self._slot.model
+
+    @property
+    def _config(self) -> ModelConfig | None:
+        return self._slot.config
 
     # -- model lifecycle -----------------------------------------------------------------
 
     async def load_model(self, model_size: str = "default") -> None:
         config = _config_of(model_size)
-        if self._config is config and self._pipeline is not None:
-            return
-        await asyncio.to_thread(self._load_blocking, config)
+        await self._slot.ensure(config, self._build, prepare=lambda: self._prepare(config))
 
-    def _load_blocking(self, config: ModelConfig) -> None:
-        with self._lock:
-            if self._config is config and self._pipeline is not None:
-                return
-            directory = ensure_model(config)
-            self._voxcpm = self._voxcpm or import_voxcpm()
-            device = choose_device(config.devices)
-            self._pipeline = None  # another size replaces this one: never two in memory
-            self._config = None
-            pipeline = self._voxcpm.VoxCPM(
-                voxcpm_model_path=str(directory), zipenhancer_model_path=None, enable_denoiser=False,
-                optimize=device == "cuda", device=device)
-            self._pipeline, self._config = pipeline, config
+    def _prepare(self, config: ModelConfig) -> tuple[Path, str]:
+        directory = ensure_model(config)
+        self._voxcpm = self._voxcpm or import_voxcpm()
+        return directory, choose_device(config.devices)
+
+    def _build(self, prepared: tuple[Path, str]) -> Any:
+        directory, device = prepared
+        assert self._voxcpm is not None
+        return self._voxcpm.VoxCPM(
+            voxcpm_model_path=str(directory), zipenhancer_model_path=None, enable_denoiser=False,
+            optimize=device == "cuda", device=device)
 
     def unload_model(self) -> None:
-        with self._lock:
-            self._pipeline = None
-            self._config = None
+        self._slot.unload()
 
     def is_loaded(self) -> bool:
-        return self._pipeline is not None
+        return self._slot.is_loaded()
 
     @property
     def loaded_size(self) -> str | None:
         return self._config.model_size if self._config else None
 
     def _get_model_path(self, model_size: str) -> str:
-        config = _config_of(model_size)
-        override = local_override(config)
-        return str(override) if override is not None else str(config.hf_repo_id)
+        return model_path(_config_of(model_size))
 
     def _is_v2(self) -> bool:
         return self._voxcpm is not None and isinstance(self._pipeline.tts_model, self._voxcpm.VoxCPM2Model)
@@ -213,14 +197,7 @@ class VoxCPMBackend:
                 "reference_text": reference_text, "prompt_cache": cache}
 
     async def combine_voice_prompts(self, audio_paths: list[str], ref_texts: list[str]) -> tuple[np.ndarray, str]:
-        rate = 16000
-        pieces = [load_audio(path, rate)[0] for path in audio_paths]
-        gap = np.zeros(rate // 5, dtype=np.float32)  # 200 ms between clips
-        joined: list[np.ndarray] = []
-        for piece in pieces:
-            joined.extend([piece, gap])
-        audio = np.concatenate(joined[:-1]) if joined else np.zeros(0, dtype=np.float32)
-        return as_mono_float32(audio), " ".join(t.strip() for t in ref_texts if t and t.strip())
+        return join_clips(audio_paths, 16000), join_transcripts(ref_texts)
 
     # -- generation ----------------------------------------------------------------------
 
@@ -236,45 +213,44 @@ class VoxCPMBackend:
         """The audio of each patch as VoxCPM decodes it (its own ``streaming=True`` path: no
         retry of bad cases there), one thread hop per patch; closing stops the decoding."""
         control = await self._checked(voice_prompt, language, instruct)
-        patches = await asyncio.to_thread(self._patches, text, voice_prompt, control, seed)
         made = 0
-        try:
-            while (audio := await asyncio.to_thread(self._next_patch, patches)) is not None:
-                made += 1
-                yield audio
-        finally:
-            await asyncio.to_thread(patches.close)
+        async for audio in iterate_in_thread(lambda: self._patches(text, voice_prompt, control, seed),
+                                             lock=self._lock, on_error=self._failed):
+            made += 1
+            yield audio
         if not made:
             raise GenerationError("VoxCPM produced no audio for this text")
 
     def _target(self, text: str, control: str) -> tuple[str, dict[str, Any]]:
         target = f"({control}){text}" if control else text
-        options = {"inference_timesteps": 10, "cfg_value": 2.0, **_options()}
+        options = {"inference_timesteps": 10, "cfg_value": 2.0, **env_options(_OPTIONS_ENV, _OPTION_NAMES)}
         if bool(options.pop("normalize", False)):
             target = self._normalize(target)
         return " ".join(target.split()), options
 
-    def _patches(self, text: str, voice_prompt: dict[str, Any], control: str, seed: int | None) -> Any:
-        with self._lock:
-            pipeline = self._pipeline
-            assert pipeline is not None
-            target, options = self._target(text, control)
-            options = {k: v for k, v in options.items() if not k.startswith("retry_badcase")}
-            seed_everything(seed)
-            return pipeline.tts_model._generate_with_prompt_cache(
-                target_text=target, prompt_cache=voice_prompt.get("prompt_cache"), streaming=True,
-                retry_badcase=False, **options)
+    def _patches(self, text: str, voice_prompt: dict[str, Any], control: str,
+                 seed: int | None) -> Iterator[np.ndarray]:
+        """VoxCPM's streaming generator, each patch as mono float32 (stepped under the lock)."""
+        pipeline = self._pipeline
+        assert pipeline is not None
+        target, options = self._target(text, control)
+        options = {k: v for k, v in options.items() if not k.startswith("retry_badcase")}
+        seed_everything(seed)
+        patches = pipeline.tts_model._generate_with_prompt_cache(
+            target_text=target, prompt_cache=voice_prompt.get("prompt_cache"), streaming=True,
+            retry_badcase=False, **options)
+        try:
+            for wav, _, _ in patches:
+                yield as_mono_float32(wav.squeeze(0).float().cpu().numpy())
+        finally:
+            patches.close()
 
-    def _next_patch(self, patches: Any) -> np.ndarray | None:
-        with self._lock:
-            try:
-                wav, _, _ = next(patches)
-            except StopIteration:
-                return None
-            except (IndexError, RuntimeError, ValueError) as exc:
-                raise GenerationError(f"VoxCPM ({self._config.model_name if self._config else '?'}) failed "
-                                      f"while generating: {type(exc).__name__}: {exc}") from exc
-        return as_mono_float32(wav.squeeze(0).float().cpu().numpy())
+    def _failed(self, exc: Exception) -> GenerationError | None:
+        """Upstream's failures while generating, as the GenerationError a user can read."""
+        if not isinstance(exc, (IndexError, RuntimeError, ValueError)):
+            return None
+        return GenerationError(f"VoxCPM ({self._config.model_name if self._config else '?'}) failed "
+                               f"while generating: {type(exc).__name__}: {exc}")
 
     async def _checked(self, voice_prompt: dict[str, Any], language: str, instruct: str | None) -> str:
         """The control text (description, instruction) after every check, the model loaded."""
@@ -312,8 +288,7 @@ class VoxCPMBackend:
                     target_text=target, prompt_cache=voice_prompt.get("prompt_cache"),
                     streaming=False, **options))
             except (IndexError, RuntimeError, ValueError) as exc:
-                raise GenerationError(f"VoxCPM ({self._config.model_name if self._config else '?'}) failed "
-                                      f"while generating: {type(exc).__name__}: {exc}") from exc
+                raise self._failed(exc) from exc  # type: ignore[misc]
         audio = as_mono_float32(wav.squeeze(0).float().cpu().numpy())
         if audio.size == 0:
             raise GenerationError("VoxCPM produced no audio for this text")
