@@ -6,34 +6,15 @@ from __future__ import annotations
 import numpy as np
 import voicebox_core as vb
 
+from frames_plugin import FramesBackend
+
 VOICEBOX_API_VERSION = vb.API_VERSION
 RATE = 16000
 #: The text of every ``generate`` / ``generate_stream`` call, in order.
 CALLS: list[str] = []
 
 
-class ChunksBackend:
-    def __init__(self) -> None:
-        self.loaded = False
-
-    async def load_model(self, model_size: str = "default") -> None:
-        self.loaded = True
-
-    def unload_model(self) -> None:
-        self.loaded = False
-
-    def is_loaded(self) -> bool:
-        return self.loaded
-
-    def _get_model_path(self, model_size: str) -> str:
-        return "builtin:chunks"
-
-    async def create_voice_prompt(self, audio_path, reference_text, use_cache=True):
-        return {"voice_type": "cloned"}, False
-
-    async def combine_voice_prompts(self, audio_paths, ref_texts):
-        return np.zeros(RATE, dtype=np.float32), ""
-
+class ChunksBackend(FramesBackend):
     async def generate(self, text, voice_prompt, language="en", seed=None, instruct=None):
         CALLS.append(text)
         t = np.arange(RATE // 10) / RATE
