@@ -25,7 +25,6 @@ import hashlib
 import importlib
 import json
 import os
-import threading
 from collections.abc import Callable
 from pathlib import Path
 from types import SimpleNamespace
@@ -39,17 +38,20 @@ from voicebox_core import (
     ModelConfig,
     ModelNotDownloadedError,
     ReferenceAudioError,
-    UnknownModelError,
     UnsupportedLanguageError,
 )
 from voicebox_core.runtime import (
     DownloadProgress,
+    ModelSlot,
     as_mono_float32,
     choose_device,
     ensure_model,
-    load_audio,
+    env_options,
+    join_clips,
+    join_transcripts,
     load_reference_audio,
-    local_override,
+    model_path,
+    pick_model,
     prompt_cache,
     redirect_config_repo,
     resample,
@@ -71,7 +73,6 @@ from voicebox_engine_tada.plugin import (
 
 __all__ = ["TadaBackend", "import_tada", "rekeyed"]
 
-_CONFIGS = {config.model_size: config for config in MODELS}
 #: Fixed seed of the encoder's sampling noise, so one clip always gives one cached prompt.
 _PROMPT_SEED = 0
 _TOKENIZER_ENV = "VOICEBOX_TADA_TOKENIZER_PATH"
@@ -118,10 +119,7 @@ def rekeyed(progress: Progress | None, model_name: str) -> Progress | None:
 
 
 def _config_of(model_size: str) -> ModelConfig:
-    size = DEFAULT_SIZE if model_size in ("", "default") else model_size
-    if size not in _CONFIGS:
-        raise UnknownModelError(f"tada {model_size}", [m.model_name for m in MODELS])
-    return _CONFIGS[size]
+    return pick_model(MODELS, model_size, "tada", DEFAULT_SIZE)
 
 
 def _tokenizer_dir(progress: Progress | None) -> Path:
@@ -149,8 +147,8 @@ class TadaBackend:
 
     def __init__(self, progress: Progress | None = None) -> None:
         self.progress = progress
-        self._lock = threading.RLock()
-        self._loaded: _Loaded | None = None
+        self._slot: ModelSlot[_Loaded] = ModelSlot()
+        self._lock = self._slot.lock
         self._encoder: Any = None  # tada Encoder, shared by both sizes
         self._aligners: dict[str, Any] = {}  # aligner suffix ("en", "ja", "ch"...) -> Aligner
         self._tokenizer: Any = None
@@ -162,42 +160,45 @@ class TadaBackend:
     # -- model lifecycle -----------------------------------------------------------------
 
     @property
+    def _loaded(self) -> _Loaded | None:
+        return self._slot.model
+
+    @property
     def loaded_size(self) -> str | None:
         """``model_size`` of the model in memory ("1B", "3B"), or None."""
         return self._loaded.config.model_size if self._loaded else None
 
     async def load_model(self, model_size: str = "default") -> None:
         config = _config_of(model_size)
-        if self._loaded is not None and self._loaded.config is config:
-            return
-        await asyncio.to_thread(self._load_blocking, config)
+        # The encoder first, shared by both sizes; then the other size's LLM is dropped before
+        # this one is built: never two in memory.
+        await self._slot.ensure(config, lambda dirs: self._build(config, *dirs),
+                                prepare=lambda: self._prepare(config))
 
-    def _load_blocking(self, config: ModelConfig) -> None:
-        with self._lock:
-            if self._loaded is not None and self._loaded.config is config:
-                return
-            progress = rekeyed(self.progress, config.model_name)
-            model_dir = ensure_model(config, self.progress)
-            codec_dir = ensure_model(CODEC, progress)
-            self._ensure_encoder(codec_dir, progress)
-            tada = self._tada
-            assert tada is not None
-            # Loading the other size replaces this one: never two LLMs in memory.
-            self._loaded = None
-            tada_config = tada.TadaConfig.from_pretrained(str(model_dir))
-            # TadaForCausalLM reads getattr(config, "tokenizer_name", <gated repo>): point the
-            # config at the resolved tokenizer (the field is optional, so set, not redirected).
-            tada_config.tokenizer_name = str(self._tokenizer_path)
-            dtype = _torch().bfloat16 if self._device == "cuda" else _torch().float32
-            # PreTrainedModel.from_pretrained, skipping TadaForCausalLM's override that
-            # fetches "HumeAI/tada-codec" and the tokenizer by hard-coded id.
-            model = super(tada.TadaForCausalLM, tada.TadaForCausalLM).from_pretrained(
-                str(model_dir), config=tada_config, dtype=dtype)
-            model._decoder = tada.Decoder.from_pretrained(str(codec_dir), subfolder="decoder")
-            model._tokenizer = self._tokenizer
-            model.to(self._device)
-            model.eval()
-            self._loaded = _Loaded(config, model, model_dir)
+    def _prepare(self, config: ModelConfig) -> tuple[Path, Path]:
+        progress = rekeyed(self.progress, config.model_name)
+        model_dir = ensure_model(config, self.progress)
+        codec_dir = ensure_model(CODEC, progress)
+        self._ensure_encoder(codec_dir, progress)
+        return model_dir, codec_dir
+
+    def _build(self, config: ModelConfig, model_dir: Path, codec_dir: Path) -> _Loaded:
+        tada = self._tada
+        assert tada is not None
+        tada_config = tada.TadaConfig.from_pretrained(str(model_dir))
+        # TadaForCausalLM reads getattr(config, "tokenizer_name", <gated repo>): point the
+        # config at the resolved tokenizer (the field is optional, so set, not redirected).
+        tada_config.tokenizer_name = str(self._tokenizer_path)
+        dtype = _torch().bfloat16 if self._device == "cuda" else _torch().float32
+        # PreTrainedModel.from_pretrained, skipping TadaForCausalLM's override that
+        # fetches "HumeAI/tada-codec" and the tokenizer by hard-coded id.
+        model = super(tada.TadaForCausalLM, tada.TadaForCausalLM).from_pretrained(
+            str(model_dir), config=tada_config, dtype=dtype)
+        model._decoder = tada.Decoder.from_pretrained(str(codec_dir), subfolder="decoder")
+        model._tokenizer = self._tokenizer
+        model.to(self._device)
+        model.eval()
+        return _Loaded(config, model, model_dir)
 
     def _ensure_encoder(self, codec_dir: Path, progress: Progress | None) -> None:
         if self._encoder is not None:
@@ -245,19 +246,17 @@ class TadaBackend:
 
     def unload_model(self) -> None:
         with self._lock:
-            self._loaded = None
             self._encoder = None
             self._aligners = {}
             self._tokenizer = None
+            self._slot.unload()
 
     def is_loaded(self) -> bool:
         """True while a TADA LLM (either size; see :attr:`loaded_size`) is in memory."""
         return self._loaded is not None
 
     def _get_model_path(self, model_size: str) -> str:
-        config = _config_of(model_size)
-        override = local_override(config)
-        return str(override) if override is not None else str(config.hf_repo_id)
+        return model_path(_config_of(model_size))
 
     # -- voice prompts -------------------------------------------------------------------
 
@@ -320,14 +319,7 @@ class TadaBackend:
     async def combine_voice_prompts(
         self, audio_paths: list[str], ref_texts: list[str]
     ) -> tuple[np.ndarray, str]:
-        pieces = [load_audio(path, SAMPLE_RATE)[0] for path in audio_paths]
-        gap = np.zeros(SAMPLE_RATE // 5, dtype=np.float32)  # 200 ms between clips
-        joined: list[np.ndarray] = []
-        for piece in pieces:
-            joined.extend([piece, gap])
-        audio = np.concatenate(joined[:-1]) if joined else np.zeros(0, dtype=np.float32)
-        text = " ".join(t.strip() for t in ref_texts if t and t.strip())
-        return as_mono_float32(audio), text
+        return join_clips(audio_paths, SAMPLE_RATE), join_transcripts(ref_texts)
 
     # -- generation ----------------------------------------------------------------------
 
@@ -419,13 +411,4 @@ def _to_cpu(value: Any) -> Any:
 
 def _inference_overrides() -> dict[str, Any]:
     """``InferenceOptions`` fields from ``VOICEBOX_TADA_INFERENCE_OPTIONS`` (a JSON object)."""
-    raw = os.environ.get(_OPTIONS_ENV, "").strip()
-    if not raw:
-        return {}
-    try:
-        options = json.loads(raw)
-    except json.JSONDecodeError as exc:
-        raise InvalidRequestError(f"{_OPTIONS_ENV} is not valid JSON: {exc}") from None
-    if not isinstance(options, dict):
-        raise InvalidRequestError(f"{_OPTIONS_ENV} must be a JSON object of InferenceOptions fields")
-    return options
+    return env_options(_OPTIONS_ENV, described="of InferenceOptions fields")
