@@ -16,9 +16,7 @@
 from __future__ import annotations
 
 import asyncio
-import gc
 import importlib.util
-import threading
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -30,19 +28,18 @@ from voicebox_core import (
     InvalidRequestError,
     ModelConfig,
     ModelNotDownloadedError,
-    UnknownModelError,
     UnknownVoiceError,
     UnsupportedLanguageError,
 )
 from voicebox_core.runtime import (
+    ModelSlot,
     as_mono_float32,
     choose_device,
-    empty_device_cache,
     ensure_model,
-    load_audio,
+    join_clips,
     load_reference_audio,
-    local_override,
-    normalize_audio,
+    model_path,
+    pick_model,
     prompt_cache,
     seed_everything,
     upstream_import_error,
@@ -75,54 +72,50 @@ class QwenBackend:
     model_type: ClassVar[str]
 
     def __init__(self) -> None:
-        self._configs = {m.model_size: m for m in MODELS if m.engine == self.engine}
-        self._default_size = next(m.model_size for m in MODELS if m.engine == self.engine)
-        self._model: Any = None  # qwen_tts.Qwen3TTSModel
-        self._config: ModelConfig | None = None
+        self._models = tuple(m for m in MODELS if m.engine == self.engine)
+        self._slot: ModelSlot[Any] = ModelSlot()  # a qwen_tts.Qwen3TTSModel
         self.device: str | None = None
         # One generation at a time per model: upstream keeps per-call state on the module.
-        self._lock = threading.RLock()
+        self._lock = self._slot.lock
 
     # -- models --------------------------------------------------------------------------
 
+    @property
+    def _model(self) -> Any:
+        """The upstream Qwen3TTSModel in memory, or None."""
+        return self._slot.model
+
     def _model_config(self, model_size: str | None) -> ModelConfig:
-        size = self._default_size if model_size in (None, "", "default") else model_size
-        if size not in self._configs:
-            raise UnknownModelError(str(model_size), self._configs)
-        return self._configs[size]
+        return pick_model(self._models, model_size, self.engine)
 
     def _get_model_path(self, model_size: str) -> str:
-        config = self._model_config(model_size)
-        override = local_override(config)
-        return str(override) if override is not None else str(config.hf_repo_id)
+        return model_path(self._model_config(model_size))
 
     @property
     def model_size(self) -> str | None:
         """Size of the loaded model (Voicebox's ``_current_model_size``), None when unloaded."""
-        return self._config.model_size if self._config else None
+        return self._slot.config.model_size if self._slot.config else None
 
     def is_loaded(self) -> bool:
-        return self._model is not None
+        return self._slot.is_loaded()
 
     async def load_model(self, model_size: str = "default") -> None:
         await asyncio.to_thread(self._load, model_size)
 
     def _load(self, model_size: str | None) -> None:
         config = self._model_config(model_size)
-        with self._lock:
-            if self._model is not None and self._config == config:
-                return
-            self.unload_model()  # a different size: free the old one first
-            directory = ensure_model(config)
-            self._model, self.device = _load_qwen(directory, config)
-            self._config = config
-            self._check_loaded(directory)
+        self._slot.load(config, lambda: self._open(config))  # a different size: the old one goes first
 
-    def _check_loaded(self, directory: Path) -> None:
-        inner = self._model.model
+    def _open(self, config: ModelConfig) -> Any:
+        directory = ensure_model(config)
+        model, self.device = _load_qwen(directory, config)
+        self._check_loaded(model, directory)
+        return model
+
+    def _check_loaded(self, model: Any, directory: Path) -> None:
+        inner = model.model
         if inner.tts_model_type != self.model_type:
             found = inner.tts_model_type
-            self.unload_model()
             raise ModelNotDownloadedError(
                 f"{str(directory)!r} holds a Qwen3-TTS {found!r} checkpoint but engine "
                 f"{self.engine!r} needs a {self.model_type!r} one; fix the local override or "
@@ -130,22 +123,15 @@ class QwenBackend:
             )
         rate = int(inner.speech_tokenizer.model.get_output_sample_rate())
         if rate != SAMPLE_RATE:
-            self.unload_model()
             raise ContractError(f"{str(directory)!r} speaks at {rate} Hz, not {SAMPLE_RATE} Hz")
 
     def _ensure_loaded(self) -> Any:
-        if self._model is None:
+        if self._slot.model is None:
             self._load(None)
-        return self._model
+        return self._slot.model
 
     def unload_model(self) -> None:
-        with self._lock:
-            if self._model is None:
-                return
-            self._model = None
-            self._config = None
-            gc.collect()
-            empty_device_cache()
+        self._slot.unload()
 
     # -- voice prompts ---------------------------------------------------------------------
 
@@ -170,10 +156,9 @@ class QwenBackend:
                 f"combine needs one transcript per clip; got {len(audio_paths)} clips and "
                 f"{len(ref_texts)} transcripts"
             )
-        clips = [normalize_audio(load_audio(path, SAMPLE_RATE)[0]) for path in audio_paths]
         texts = [(text or "").strip() for text in ref_texts]
         text = " ".join(texts) if all(texts) else ""
-        return normalize_audio(np.concatenate(clips)), text
+        return join_clips(audio_paths, SAMPLE_RATE, gap_seconds=0, normalize=True), text
 
     # -- generation ------------------------------------------------------------------------
 
@@ -290,9 +275,9 @@ class QwenCustomVoiceBackend(QwenBackend):
         voice = str(voice_prompt.get("preset_voice_id") or "")
         if voice.lower() not in _SPEAKER_IDS:
             raise UnknownVoiceError(voice, self.engine, _SPEAKER_IDS.values())
-        if instruct and self._config is not None and not self._config.supports_instruct:
+        if instruct and self._slot.config is not None and not self._slot.config.supports_instruct:
             raise InvalidRequestError(
-                f"model {self._config.model_name!r} ignores style instructions; "
+                f"model {self._slot.config.model_name!r} ignores style instructions; "
                 "use qwen-custom-voice-1.7B or leave instruct out"
             )
         return model.generate_custom_voice(text=text, speaker=_SPEAKER_IDS[voice.lower()],
