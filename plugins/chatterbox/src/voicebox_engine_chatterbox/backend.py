@@ -30,15 +30,15 @@ from voicebox_core import (
 )
 from voicebox_core.runtime import (
     as_mono_float32,
+    ModelSlot,
     choose_device,
-    empty_device_cache,
     ensure_model,
     float32_inputs,
     float32_outputs,
     is_offline,
-    load_audio,
+    join_clips,
+    join_transcripts,
     load_reference_audio,
-    normalize_audio,
     seed_everything,
     torch_load_on_cpu,
     upstream_import_error,
@@ -94,15 +94,20 @@ class _Backend:
     _load_lock: ClassVar[threading.Lock] = threading.Lock()
 
     def __init__(self) -> None:
-        self.model: Any = None
+        self._slot: ModelSlot[Any] = ModelSlot()
         self.model_size: str | None = None
         self._device: str | None = None
         self._generate_lock = threading.Lock()
 
     # -- lifecycle -----------------------------------------------------------------------
 
+    @property
+    def model(self) -> Any:
+        """The upstream model in memory, or None."""
+        return self._slot.model
+
     def is_loaded(self) -> bool:
-        return self.model is not None
+        return self._slot.is_loaded()
 
     def _get_model_path(self, model_size: str = "default") -> str:
         return str(self._config(model_size).hf_repo_id)
@@ -117,14 +122,10 @@ class _Backend:
 
     async def load_model(self, model_size: str = "default") -> None:
         config = self._config(model_size)
-        if self.model is not None:
-            return
-        await asyncio.to_thread(self._load_sync, config)
+        await self._slot.ensure(config, lambda: self._load_sync(config))
 
-    def _load_sync(self, config: ModelConfig) -> None:
+    def _load_sync(self, config: ModelConfig) -> Any:
         with self._load_lock:
-            if self.model is not None:
-                return
             _import_upstream()
             path = ensure_model(config)
             device = choose_device(config.devices)
@@ -132,13 +133,13 @@ class _Backend:
             with cpu:
                 model = self._from_local(path, device)
             self._patch(model)
-            self.model, self.model_size, self._device = model, config.model_size, device
+            self.model_size, self._device = config.model_size, device
             log.info("%s loaded from %s on %s", config.display_name, path, device)
+            return model
 
     def unload_model(self) -> None:
-        self.model = None
+        self._slot.unload()
         self._device = None
-        empty_device_cache()
 
     # -- voices --------------------------------------------------------------------------
 
@@ -152,8 +153,8 @@ class _Backend:
     async def combine_voice_prompts(
         self, audio_paths: list[str], ref_texts: list[str]
     ) -> tuple[np.ndarray, str]:
-        clips = [normalize_audio(load_audio(p, self.config.sample_rate)[0]) for p in audio_paths]
-        return normalize_audio(np.concatenate(clips)), " ".join(t for t in ref_texts if t)
+        audio = join_clips(audio_paths, self.config.sample_rate, gap_seconds=0, normalize=True)
+        return audio, join_transcripts(ref_texts)
 
     def _check_reference(self, path: str) -> None:
         load_reference_audio(path, min_seconds=0.5, max_seconds=float("inf"))
