@@ -16,9 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib
-import json
-import os
-import threading
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -26,16 +24,19 @@ from voicebox_core import (
     GenerationError,
     InvalidRequestError,
     ModelConfig,
-    UnknownModelError,
     UnsupportedLanguageError,
 )
 from voicebox_core.runtime import (
+    ModelSlot,
     as_mono_float32,
     choose_device,
     ensure_model,
-    load_audio,
+    env_options,
+    join_clips,
+    join_transcripts,
     load_reference_audio,
-    local_override,
+    model_path,
+    pick_model,
     prompt_cache,
     seed_everything,
     upstream_import_error,
@@ -46,7 +47,6 @@ from voicebox_engine_vibevoice.plugin import DEFAULT_SIZE, ENGINE, MAX_SPEAKERS,
 
 __all__ = ["VibeVoiceBackend", "check_install", "token_budget"]
 
-_CONFIGS = {config.model_size: config for config in MODELS}
 _OPTIONS_ENV = "VOICEBOX_VIBEVOICE_OPTIONS"
 _OPTION_NAMES = {"max_new_tokens", "num_diffusion_steps", "guidance_scale"}
 #: Speech tokens per second of audio (one token is 3200 samples at 24 kHz).
@@ -68,75 +68,61 @@ def token_budget(text: str) -> int:
 
 
 def _config_of(model_size: str) -> ModelConfig:
-    size = DEFAULT_SIZE if model_size in ("", "default") else model_size
-    if size not in _CONFIGS:
-        raise UnknownModelError(f"vibevoice {model_size}", [m.model_name for m in MODELS])
-    return _CONFIGS[size]
-
-
-def _options() -> dict[str, Any]:
-    raw = os.environ.get(_OPTIONS_ENV, "").strip()
-    if not raw:
-        return {}
-    try:
-        options = json.loads(raw)
-    except json.JSONDecodeError as exc:
-        raise InvalidRequestError(f"{_OPTIONS_ENV} is not valid JSON: {exc}") from None
-    if not isinstance(options, dict) or set(options) - _OPTION_NAMES:
-        raise InvalidRequestError(f"{_OPTIONS_ENV} must be a JSON object of {sorted(_OPTION_NAMES)}")
-    return options
+    return pick_model(MODELS, model_size, "vibevoice", DEFAULT_SIZE)
 
 
 class VibeVoiceBackend:
     """TTSBackend for VibeVoice: one model in memory at a time."""
 
     def __init__(self) -> None:
-        self._lock = threading.RLock()
-        self._config: ModelConfig | None = None
-        self._model: Any = None
-        self._processor: Any = None
+        self._slot: ModelSlot[tuple[Any, Any]] = ModelSlot()  # (model, processor)
+        self._lock = self._slot.lock
         self._device = "cpu"
+
+    @property
+    def _config(self) -> ModelConfig | None:
+        return self._slot.config
+
+    @property
+    def _model(self) -> Any:
+        return self._slot.model[0] if self._slot.model else None
+
+    @property
+    def _processor(self) -> Any:
+        return self._slot.model[1] if self._slot.model else None
 
     # -- model lifecycle -----------------------------------------------------------------
 
     async def load_model(self, model_size: str = "default") -> None:
         config = _config_of(model_size)
-        if self._config is config and self._model is not None:
-            return
-        await asyncio.to_thread(self._load_blocking, config)
+        # The files first; then the other model is dropped before this one is built.
+        await self._slot.ensure(config, lambda directory: self._build(config, directory),
+                                prepare=lambda: ensure_model(config))
 
-    def _load_blocking(self, config: ModelConfig) -> None:
-        with self._lock:
-            if self._config is config and self._model is not None:
-                return
-            directory = ensure_model(config)
-            import torch
-            from transformers import AutoProcessor, VibeVoiceForConditionalGeneration
+    def _build(self, config: ModelConfig, directory: Path) -> tuple[Any, Any]:
+        """The model and its processor from ``directory``."""
+        import torch
+        from transformers import AutoProcessor, VibeVoiceForConditionalGeneration
 
-            self._model = self._processor = self._config = None  # never two models in memory
-            self._device = choose_device(config.devices)
-            dtype = torch.bfloat16 if self._device == "cuda" else torch.float32
-            processor = AutoProcessor.from_pretrained(str(directory))
-            # device_map= would need accelerate: load, then move.
-            model = VibeVoiceForConditionalGeneration.from_pretrained(str(directory), dtype=dtype)
-            self._model = model.to(self._device).eval()
-            self._processor, self._config = processor, config
+        self._device = choose_device(config.devices)
+        dtype = torch.bfloat16 if self._device == "cuda" else torch.float32
+        processor = AutoProcessor.from_pretrained(str(directory))
+        # device_map= would need accelerate: load, then move.
+        model = VibeVoiceForConditionalGeneration.from_pretrained(str(directory), dtype=dtype)
+        return model.to(self._device).eval(), processor
 
     def unload_model(self) -> None:
-        with self._lock:
-            self._model = self._processor = self._config = None
+        self._slot.unload()
 
     def is_loaded(self) -> bool:
-        return self._model is not None
+        return self._slot.is_loaded()
 
     @property
     def loaded_size(self) -> str | None:
         return self._config.model_size if self._config else None
 
     def _get_model_path(self, model_size: str) -> str:
-        config = _config_of(model_size)
-        override = local_override(config)
-        return str(override) if override is not None else str(config.hf_repo_id)
+        return model_path(_config_of(model_size))
 
     # -- voice prompts -------------------------------------------------------------------
 
@@ -153,13 +139,7 @@ class VibeVoiceBackend:
         return prompt, False
 
     async def combine_voice_prompts(self, audio_paths: list[str], ref_texts: list[str]) -> tuple[np.ndarray, str]:
-        pieces = [load_audio(path, SAMPLE_RATE)[0] for path in audio_paths]
-        gap = np.zeros(SAMPLE_RATE // 5, dtype=np.float32)
-        joined: list[np.ndarray] = []
-        for piece in pieces:
-            joined.extend([piece, gap])
-        audio = np.concatenate(joined[:-1]) if joined else np.zeros(0, dtype=np.float32)
-        return as_mono_float32(audio), " ".join(t.strip() for t in ref_texts if t and t.strip())
+        return join_clips(audio_paths, SAMPLE_RATE), join_transcripts(ref_texts)
 
     # -- generation ----------------------------------------------------------------------
 
@@ -210,7 +190,7 @@ class VibeVoiceBackend:
         with self._lock:
             model, processor = self._model, self._processor
             assert model is not None and processor is not None
-            options = {"max_new_tokens": token_budget(text), **_options()}
+            options = {"max_new_tokens": token_budget(text), **env_options(_OPTIONS_ENV, _OPTION_NAMES)}
             inputs = processor.apply_chat_template(conversation, tokenize=True, return_dict=True,
                                                    return_tensors="pt").to(model.device, model.dtype)
             seed_everything(seed)
