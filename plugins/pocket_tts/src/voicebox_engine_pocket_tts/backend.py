@@ -25,12 +25,10 @@ import asyncio
 import contextlib
 import dataclasses
 import hashlib
-import json
-import os
 import tempfile
 import threading
 from collections import OrderedDict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -52,10 +50,13 @@ from voicebox_core.runtime import (
     choose_device,
     empty_device_cache,
     ensure_model,
+    env_options,
     has_speakable_text,
-    load_audio,
+    iterate_in_thread,
+    join_clips,
+    join_transcripts,
     load_reference_audio,
-    local_override,
+    model_path,
     prompt_cache,
     seed_everything,
     upstream_import_error,
@@ -116,13 +117,7 @@ def _config_of(model_size: str) -> ModelConfig:
 
 
 def _options() -> dict[str, Any]:
-    raw = os.environ.get(OPTIONS_ENV, "").strip()
-    try:
-        options = json.loads(raw) if raw else {}
-    except json.JSONDecodeError as exc:
-        raise InvalidRequestError(f"{OPTIONS_ENV} is not valid JSON: {exc}") from None
-    if not isinstance(options, dict) or set(options) - {"config"}:
-        raise InvalidRequestError(f'{OPTIONS_ENV} must be a JSON object with only "config" (a local YAML)')
+    options = env_options(OPTIONS_ENV, {"config"}, described='with only "config" (a local YAML)')
     if "config" in options and not Path(str(options["config"])).is_file():
         raise InvalidRequestError(f"{OPTIONS_ENV}: config {options['config']!r} is not a local file")
     return options
@@ -174,35 +169,20 @@ class _Loaded:
         return self.config.hf_repo_id == GATED_REPO
 
 
-class _Upstream:
-    """One ``generate_audio_stream``, stepped from worker threads one chunk at a time."""
+def _frames(model: Any, state: Any, text: str, seed: int | None, stop: threading.Event) -> Iterator[np.ndarray]:
+    """One ``generate_audio_stream``: the seed, then the generation thread it starts, in the
+    thread of the first step; upstream's own thread ends at its next frame once ``stop`` is set."""
+    seed_everything(seed)
+    chunks = model.generate_audio_stream(state, text, stop=stop)
+    try:
+        for chunk in chunks:
+            yield as_mono_float32(chunk)
+    finally:
+        chunks.close()
 
-    def __init__(self, model: Any, state: Any, text: str, seed: int | None) -> None:
-        self._model, self._state, self._text, self._seed = model, state, text, seed
-        self._stop = threading.Event()
-        self._busy = threading.Lock()
-        self._chunks: Any = None
 
-    def next(self) -> np.ndarray | None:
-        with self._busy:
-            if self._stop.is_set():
-                return None
-            if self._chunks is None:  # the seed, then the generation thread it starts
-                seed_everything(self._seed)
-                self._chunks = self._model.generate_audio_stream(self._state, self._text, stop=self._stop)
-            try:
-                chunk = next(self._chunks)
-            except StopIteration:
-                return None
-            except Exception as exc:
-                raise GenerationError(f"Pocket TTS failed while generating ({type(exc).__name__}: {exc})") from exc
-        return as_mono_float32(chunk)
-
-    def close(self) -> None:
-        self._stop.set()  # upstream's generation thread ends at its next frame
-        with self._busy:
-            if self._chunks is not None:
-                self._chunks.close()
+def _failed(exc: Exception) -> GenerationError:
+    return GenerationError(f"Pocket TTS failed while generating ({type(exc).__name__}: {exc})")
 
 
 class PocketTTSBackend:
@@ -261,9 +241,7 @@ class PocketTTSBackend:
         return self._loaded is not None
 
     def _get_model_path(self, model_size: str) -> str:
-        config = _config_of(model_size)
-        override = local_override(config)
-        return str(override) if override is not None else str(config.hf_repo_id)
+        return model_path(_config_of(model_size))
 
     # -- voices --------------------------------------------------------------------------
 
@@ -285,13 +263,8 @@ class PocketTTSBackend:
         return prompt, False
 
     async def combine_voice_prompts(self, audio_paths: list[str], ref_texts: list[str]) -> tuple[np.ndarray, str]:
-        gap = np.zeros(SAMPLE_RATE // 5, dtype=np.float32)  # 200 ms between clips
-        pieces: list[np.ndarray] = []
-        for path in audio_paths:
-            pieces.extend([load_audio(path, SAMPLE_RATE)[0], gap])
-        audio = np.concatenate(pieces[:-1]) if pieces else np.zeros(0, dtype=np.float32)
-        text = " ".join(t.strip() for t in ref_texts if t and t.strip())
-        return as_mono_float32(audio[: int(_MAX_CLIP_SECONDS * SAMPLE_RATE)]), text
+        audio = join_clips(audio_paths, SAMPLE_RATE)
+        return audio[: int(_MAX_CLIP_SECONDS * SAMPLE_RATE)], join_transcripts(ref_texts)
 
     def _state(self, loaded: _Loaded, voice_prompt: dict[str, Any]) -> Any:
         """The model state of a voice for the loaded model (memoised: states are per weights)."""
@@ -350,12 +323,10 @@ class PocketTTSBackend:
                 loaded = await asyncio.to_thread(self._load_blocking, MODELS[0])
             self._check(loaded, voice_prompt, language)
             state = await asyncio.to_thread(self._state, loaded, voice_prompt)
-            upstream = _Upstream(loaded.model, state, text, seed)
-            try:
-                while (chunk := await asyncio.to_thread(upstream.next)) is not None:
-                    yield chunk
-            finally:
-                await asyncio.to_thread(upstream.close)
+            stop = threading.Event()
+            async for chunk in iterate_in_thread(lambda: _frames(loaded.model, state, text, seed, stop),
+                                                 stop=stop, on_error=_failed):
+                yield chunk
 
     def _check(self, loaded: _Loaded, voice_prompt: dict[str, Any], language: str) -> None:
         kind = voice_prompt.get("voice_type") if isinstance(voice_prompt, dict) else None
