@@ -99,8 +99,11 @@ def voicebox_register_engines(register):  # type: ignore[no-untyped-def]
             voice_kinds=("preset",),
             preset_voices=VOICES,
             default_voice=DEFAULT_VOICE,
-            # Kokoro chunks at 510 phonemes; ~400 characters stays under that.
-            capabilities=vb.Capabilities(deterministic=True, streaming=True, word_timestamps=True, max_chunk_chars=400),
+            # Kokoro chunks at 510 phonemes; ~400 characters stays under that. It is fastest
+            # with ~150 (benchmarks/chunk_bench.py, real-size model, one 984-character
+            # paragraph: 42-47 s CPU at 150, 45-53 at 200, 53-59 at 300 and 400).
+            capabilities=vb.Capabilities(deterministic=True, streaming=True, word_timestamps=True,
+                                         max_chunk_chars=400, chunk_chars=150),
             homepage="https://github.com/hexgrad/kokoro",
         )
     )
