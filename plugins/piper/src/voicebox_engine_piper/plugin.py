@@ -157,6 +157,10 @@ INFO = vb.EngineInfo(
         word_timestamps=True,
         # Piper speaks sentence by sentence anyway; ~500 characters keeps each call short.
         max_chunk_chars=500,
+        # Fewer calls are faster until ~300 characters, then it is flat (benchmarks/
+        # chunk_bench.py, one 984-character paragraph: 6.2-6.6 s CPU at 100-150, 5.5-5.9
+        # at 300-500): whole requests and streams alike at the most a call takes.
+        chunk_chars=500,
     ),
     homepage="https://github.com/OHF-Voice/piper1-gpl",
 )
