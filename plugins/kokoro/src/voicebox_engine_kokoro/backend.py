@@ -56,6 +56,7 @@ from voicebox_core.runtime import (
     choose_device,
     ensure_model,
     has_speakable_text,
+    iterate_in_thread,
     seed_everything,
     upstream_import_error,
 )
@@ -351,8 +352,9 @@ class KokoroBackend:
     ) -> AsyncIterator[np.ndarray]:
         """Each segment as ``KPipeline`` yields it, the text split at sentence ends first (its
         default splits only at line breaks, so a paragraph would be one segment)."""
-        async for chunk in self.generate_timed(text, voice_prompt, language, seed, instruct):
-            yield chunk.audio
+        async with contextlib.aclosing(self._results(text, voice_prompt, language, seed, instruct)) as results:
+            async for result in results:
+                yield as_mono_float32(result.audio)
 
     async def generate_timed(
         self,
@@ -365,41 +367,36 @@ class KokoroBackend:
         """:meth:`generate_stream`'s segments with their words' times: KPipeline's English G2P
         (misaki) times each token from the durations the model predicted (``start_ts``,
         ``end_ts``); the other languages' G2P has no tokens, so their segments have no words."""
-        voice_id = await self._checked(text, voice_prompt, language, instruct)
-        segments = await asyncio.to_thread(self._segments, text, voice_id, seed)
-        made = 0
-        try:
-            while (result := await asyncio.to_thread(self._next_segment, segments, voice_id)) is not None:
-                made += 1
+        async with contextlib.aclosing(self._results(text, voice_prompt, language, seed, instruct)) as results:
+            async for result in results:
                 audio = as_mono_float32(result.audio)
                 yield TimedChunk(audio, _words(result.tokens, len(audio) / SAMPLE_RATE))
-        finally:
-            segments.close()
-        if not made:
-            raise EmptyTextError(f"Kokoro's {_VOICES[voice_id].language!r} G2P found nothing to pronounce in "
-                                 f"{text[:60]!r}; write it in the voice's language or pick a voice that speaks it")
 
-    def _segments(self, text: str, voice_id: str, seed: int | None) -> Iterator[Any]:
-        with self._lock:
+    async def _results(self, text: str, voice_prompt: dict[str, Any], language: str, seed: int | None,
+                       instruct: str | None) -> AsyncIterator[Any]:
+        """KPipeline's results with audio, one per thread hop; the pipeline is closed as soon as
+        the listener stops."""
+        voice_id = await self._checked(text, voice_prompt, language, instruct)
+
+        def results() -> Iterator[Any]:
             loaded = self._loaded or self._load_blocking()
             pipeline = self._pipeline(loaded, LANG_CODES[voice_id[0]][1])
             pack = self._pack(loaded, voice_id)
             seed_everything(seed)
-            return pipeline(text, voice=pack, split_pattern=SENTENCE_END)
-
-    def _next_segment(self, segments: Iterator[Any], voice_id: str) -> Any:
-        """KPipeline's next result with audio (None at the end)."""
-        with self._lock:
+            segments = pipeline(text, voice=pack, split_pattern=SENTENCE_END)
             try:
-                while (result := next(segments)).audio is None:
-                    continue
-            except StopIteration:
-                return None
-            except Exception as exc:
-                raise GenerationError(
-                    f"Kokoro failed on voice {voice_id!r} ({type(exc).__name__}: {exc})"
-                ) from exc
-        return result
+                yield from (result for result in segments if result.audio is not None)
+            finally:
+                segments.close()
+
+        made = 0
+        async for result in iterate_in_thread(results, lock=self._lock, on_error=lambda exc: GenerationError(
+                f"Kokoro failed on voice {voice_id!r} ({type(exc).__name__}: {exc})")):
+            made += 1
+            yield result
+        if not made:
+            raise EmptyTextError(f"Kokoro's {_VOICES[voice_id].language!r} G2P found nothing to pronounce in "
+                                 f"{text[:60]!r}; write it in the voice's language or pick a voice that speaks it")
 
     async def _checked(self, text: str, voice_prompt: dict[str, Any], language: str, instruct: str | None) -> str:
         """The voice to speak with, after every check (and the model loaded)."""

@@ -21,6 +21,7 @@ requests reuse the loaded one and vary slightly from take to take.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import difflib
 import hashlib
@@ -50,6 +51,7 @@ from voicebox_core.runtime import (
     data_dir,
     ensure_model,
     has_speakable_text,
+    iterate_in_thread,
     local_override,
     upstream_import_error,
 )
@@ -263,18 +265,9 @@ class PiperBackend:
         """Each sentence as piper's own generator (``PiperVoice.synthesize``) makes it, one
         sentence per thread hop, so the first leaves before the rest is synthesised."""
         loaded = await self._prepared(text, voice_prompt, language, instruct)
-        voice = loaded.voice if seed is None else await asyncio.to_thread(
-            _open_voice, loaded.graph, loaded.config_path, seed)
-        sentences = voice.synthesize(text)
-        made = 0
-        try:
-            while (audio := await asyncio.to_thread(_next_sentence, sentences, loaded)) is not None:
-                made += 1
-                yield as_mono_float32(audio)
-        finally:
-            sentences.close()
-        if not made:
-            raise EmptyTextError(f"voice {loaded.spec.voice_id!r} found nothing to pronounce in the text")
+        async with contextlib.aclosing(_sentences(loaded, text, seed)) as sentences:
+            async for chunk in sentences:
+                yield as_mono_float32(chunk.audio_float_array)
 
     async def generate_timed(
         self,
@@ -287,19 +280,12 @@ class PiperBackend:
         """Each sentence as piper makes it, with its words' times from the phoneme durations
         the model predicted (None for a sentence piper could not align)."""
         loaded = await self._prepared(text, voice_prompt, language, instruct)
-        voice = loaded.voice if seed is None else await asyncio.to_thread(
-            _open_voice, loaded.graph, loaded.config_path, seed)
-        owners = await asyncio.to_thread(_word_phonemes, voice, text)
-        sentences = voice.synthesize(text, include_alignments=True)
-        made = 0
-        try:
-            while (chunk := await asyncio.to_thread(_next_chunk, sentences, loaded)) is not None:
-                yield TimedChunk(as_mono_float32(chunk.audio_float_array), owners.words_of(chunk, made))
-                made += 1
-        finally:
-            sentences.close()
-        if not made:
-            raise EmptyTextError(f"voice {loaded.spec.voice_id!r} found nothing to pronounce in the text")
+        owners = await asyncio.to_thread(_word_phonemes, loaded.voice, text)
+        async with contextlib.aclosing(_sentences(loaded, text, seed)) as sentences:
+            index = 0
+            async for chunk in sentences:
+                yield TimedChunk(as_mono_float32(chunk.audio_float_array), owners.words_of(chunk, index))
+                index += 1
 
     async def _prepared(self, text: str, voice_prompt: dict[str, Any], language: str,
                         instruct: str | None) -> _Loaded:
@@ -315,20 +301,21 @@ class PiperBackend:
         return await self._ensure(spec)
 
 
-def _next_sentence(sentences: Iterator[Any], loaded: _Loaded) -> np.ndarray | None:
-    chunk = _next_chunk(sentences, loaded)
-    return None if chunk is None else chunk.audio_float_array
+async def _sentences(loaded: _Loaded, text: str, seed: int | None) -> AsyncIterator[Any]:
+    """piper's AudioChunks (a sentence each, with its alignment where the graph has one), one per
+    thread hop; a seeded request gets a session of its own (see the module's docstring)."""
 
+    def start() -> Iterator[Any]:
+        voice = loaded.voice if seed is None else _open_voice(loaded.graph, loaded.config_path, seed)
+        return voice.synthesize(text, include_alignments=True)
 
-def _next_chunk(sentences: Iterator[Any], loaded: _Loaded) -> Any:
-    try:
-        return next(sentences)
-    except StopIteration:
-        return None
-    except Exception as exc:  # espeak or onnxruntime failed: the same to a user
-        raise GenerationError(
-            f"Piper failed on voice {loaded.spec.voice_id!r}: {type(exc).__name__}: {exc}"
-        ) from exc
+    made = 0
+    async for chunk in iterate_in_thread(start, on_error=lambda exc: GenerationError(
+            f"Piper failed on voice {loaded.spec.voice_id!r}: {type(exc).__name__}: {exc}")):
+        made += 1
+        yield chunk
+    if not made:
+        raise EmptyTextError(f"voice {loaded.spec.voice_id!r} found nothing to pronounce in the text")
 
 
 def _voice_of(voice_prompt: dict[str, Any]) -> PiperVoiceSpec:
