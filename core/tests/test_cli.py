@@ -107,6 +107,12 @@ def test_usage_errors_come_from_argparse() -> None:
     assert result.returncode == 2 and "usage:" in result.stderr
 
 
+def test_engines_help_lists_only_what_a_user_runs() -> None:
+    done = subprocess.run([sys.executable, "-m", "voicebox_core", "engines", "--help"], capture_output=True, text=True)
+    assert done.returncode == 0 and "install" in done.stdout
+    assert "SUPPRESS" not in done.stdout and "probe" not in done.stdout
+
+
 def test_a_preset_voice_picks_its_own_model(tmp_path: Path) -> None:
     """Engines with one model per voice: --engine plus --voice is enough."""
     import asyncio

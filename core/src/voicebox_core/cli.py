@@ -524,7 +524,7 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
     repair.add_argument("--verbose", action="store_true", help="show pip's output")
     repair.add_argument("--json", action="store_true", help="what happened, as JSON")
     repair.set_defaults(handler=cmd_engines_repair)
-    probe = engines_sub.add_parser("probe", help=argparse.SUPPRESS)
+    probe = engines_sub.add_parser("probe")  # internal: no help, so --help does not list it
     probe.add_argument("engine")
     probe.set_defaults(handler=cmd_engines_probe)
     if _wants_plugin_actions(argv):
