@@ -164,6 +164,35 @@ def test_cache_completeness_offline_reuse_and_delete(tmp_path: Path, monkeypatch
     assert (snap / "weights" / "a.bin").is_file()  # only the model's own files went
 
 
+def test_a_gated_repository_says_what_to_do_not_check_the_network(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """The Hub's 403 on a gated repository (401 without a login) is a refusal, not a network fault."""
+    import types
+
+    from voicebox_core.runtime import download
+
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.delenv("VOICEBOX_OFFLINE", raising=False)
+    codec = _model(model_name="codec", hf_repo_id="org/gated-codec", files=("codec.bin",))
+    for status, why in ((403, "licence this account has not accepted"), (401, "not logged in")):
+        class Refused(OSError):  # what huggingface_hub raises: an error with the HTTP response
+            response = types.SimpleNamespace(status_code=status)
+
+        def refuse(config, status=status):  # type: ignore[no-untyped-def]
+            if config.hf_repo_id == "org/gated-codec":
+                raise Refused(f"{status} Client Error")
+            return [("config.json", 2)]
+
+        monkeypatch.setattr(download, "_plan", refuse)
+        with pytest.raises(ModelNotDownloadedError) as refused:
+            ensure_model(_model(files=("config.json",), requires=(codec,)))
+        message = str(refused.value)
+        assert why in message and "https://huggingface.co/org/gated-codec" in message
+        assert "hf auth login" in message and "voicebox models download m-1" in message
+        assert "check the network" not in message
+
+
 def test_local_override(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     model = _model(model_name="my.model-1")
     monkeypatch.setenv("VOICEBOX_MODEL_PATH_MY_MODEL_1", str(tmp_path))

@@ -209,8 +209,11 @@ def _download_all(parent: ModelConfig, missing: list[ModelConfig], progress: Pro
             )
     if is_offline():
         raise ModelNotDownloadedError(_offline_message(parent, missing))
+    current = parent  # the repository being asked for, for a refusal's message
     try:
-        plans = [(config, _plan(config)) for config in missing]
+        plans = []
+        for current in missing:
+            plans.append((current, _plan(current)))
         total = sum(size for _, files in plans for _, size in files)
         done = 0
 
@@ -220,13 +223,19 @@ def _download_all(parent: ModelConfig, missing: list[ModelConfig], progress: Pro
             if progress is not None:
                 progress(DownloadProgress(parent.model_name, filename, min(done, total), total))
 
-        for config, files in plans:
-            _fetch(config, files, report)
+        for current, files in plans:
+            _fetch(current, files, report)
         if progress is not None:
             progress(DownloadProgress(parent.model_name, "", total, total))
     except VoiceboxError:  # not downloaded, cancelled: already says what happened
         raise
-    except Exception as exc:  # noqa: BLE001 - every hub/network failure means the same to a user
+    except Exception as exc:  # noqa: BLE001 - every other hub/network failure means the same to a user
+        if (refusal := _refused(exc)) is not None:
+            raise ModelNotDownloadedError(
+                f"Hugging Face refused {current.hf_repo_id} for model {parent.model_name!r} ({refusal}): accept "
+                f"its licence at https://huggingface.co/{current.hf_repo_id} while logged in, log in here (`hf auth login` "
+                f"or HF_TOKEN), then run `voicebox models download {parent.model_name}`"
+            ) from exc
         raise ModelNotDownloadedError(
             f"downloading model {parent.model_name!r} from {parent.hf_repo_id} failed "
             f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}); "
@@ -237,6 +246,13 @@ def _download_all(parent: ModelConfig, missing: list[ModelConfig], progress: Pro
             raise ModelNotDownloadedError(
                 f"model {config.model_name!r} downloaded but its files {config.files} are incomplete"
             )
+
+
+def _refused(exc: BaseException) -> str | None:
+    """Why the Hub refused a repository (a gated one, or no login), or None for any other failure."""
+    status = getattr(getattr(exc, "response", None), "status_code", None)
+    return {401: "not logged in, or no such repository",
+            403: "a gated repository whose licence this account has not accepted"}.get(int(status or 0))
 
 
 def _plan(config: ModelConfig) -> list[tuple[str, int]]:
