@@ -19,8 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import importlib
-import json
-import os
 import threading
 from typing import Any
 
@@ -37,6 +35,7 @@ from voicebox_core.runtime import (
     choose_device,
     empty_device_cache,
     ensure_model,
+    env_options,
     load_audio,
     load_reference_audio,
     local_override,
@@ -86,16 +85,7 @@ def _config_of(model_size: str) -> ModelConfig:
 
 
 def _options() -> dict[str, Any]:
-    raw = os.environ.get(_OPTIONS_ENV, "").strip()
-    if not raw:
-        return {}
-    try:
-        options = json.loads(raw)
-    except json.JSONDecodeError as exc:
-        raise InvalidRequestError(f"{_OPTIONS_ENV} is not valid JSON: {exc}") from None
-    if not isinstance(options, dict) or set(options) - _OPTION_NAMES:
-        raise InvalidRequestError(f"{_OPTIONS_ENV} must be a JSON object of {sorted(_OPTION_NAMES)}")
-    return options
+    return env_options(_OPTIONS_ENV, _OPTION_NAMES)
 
 
 class OmniVoiceBackend:
