@@ -32,9 +32,6 @@ def request(text: str = TEXT, model: str = "frames_words", **kwargs: object) -> 
 def loud_spans(audio: np.ndarray) -> list[tuple[float, float]]:
     """Where the test engine's tones are (its words), in seconds."""
     loud = np.abs(audio) > 1e-4
-    edges = np.flatnonzero(np.diff(loud.astype(np.int8)))
-    starts = [0, *edges[1::2] + 1] if loud[0] else list(edges[::2] + 1)
-    ends = list(edges[1::2] + 1) if loud[0] else list(edges[1::2] + 1)
     spans: list[tuple[float, float]] = []
     begin = None
     for index, value in enumerate(loud):
@@ -45,7 +42,6 @@ def loud_spans(audio: np.ndarray) -> list[tuple[float, float]]:
             begin = None
     if begin is not None:
         spans.append((begin / RATE, len(loud) / RATE))
-    del starts, ends
     return spans
 
 

@@ -96,8 +96,13 @@ def export_audio(state: ServerState, generation_id: str) -> tuple[Path, str]:
     path = audio(state, generation_id)
     with state.sessions() as session:
         text = _get(session, generation_id).text
+    return path, _download_name(text, "wav")
+
+
+def _download_name(text: str, extension: str) -> str:
+    """A download's file name from the first words of the generation's text."""
     safe = "".join(c for c in text[:30] if c.isalnum() or c in " -_").strip() or "generation"
-    return path, f"{safe}.wav"
+    return f"{safe}.{extension}"
 
 
 #: Caption formats: media type and file extension.
@@ -119,5 +124,4 @@ def captions(state: ServerState, generation_id: str, fmt: str) -> tuple[str, str
         text = generation.text
     media, extension = CAPTION_FORMATS[fmt]
     body = {"vtt": to_webvtt, "srt": to_srt}[fmt](words) if fmt != "json" else json.dumps(words_to_json(words))
-    safe = "".join(c for c in text[:30] if c.isalnum() or c in " -_").strip() or "generation"
-    return body, media, f"{safe}.{extension}"
+    return body, media, _download_name(text, extension)
