@@ -223,13 +223,13 @@ def test_english_words_come_with_the_times_the_model_predicted(backend) -> None:
         assert all(0 <= w.start <= w.end <= duration for w in chunk.words)
         assert all(a.end <= b.start for a, b in zip(chunk.words, chunk.words[1:]))
     # the times are misaki's tokens' start_ts/end_ts, from the model's predicted durations
-    from voicebox_engine_kokoro.backend import _words
+    from voicebox_engine_kokoro.g2p import words_of
 
-    class Token:  # misaki's MToken fields that _words reads
+    class Token:  # misaki's MToken fields that words_of reads
         def __init__(self, text: str, whitespace: str, start: float | None, end: float | None) -> None:
             self.text, self.whitespace, self.start_ts, self.end_ts = text, whitespace, start, end
 
-    joined = _words([Token("don", "", 0.1, 0.2), Token("'t", " ", 0.2, 0.3), Token("go", "", 0.35, 0.5),
+    joined = words_of([Token("don", "", 0.1, 0.2), Token("'t", " ", 0.2, 0.3), Token("go", "", 0.35, 0.5),
                      Token("!", "", 0.5, 0.7)], duration=0.6)
     assert [(w.word, w.start, w.end) for w in joined] == [("don't", 0.1, 0.3), ("go!", 0.35, 0.5)]
 
@@ -352,9 +352,9 @@ def test_installed_spacy_model_is_used_and_spacy_is_left_alone(
 ) -> None:
     import misaki.en
     import spacy
-    from voicebox_engine_kokoro import backend as kb
+    from voicebox_engine_kokoro import g2p
 
-    installed = [m for m in kb.SPACY_MODELS if importlib.util.find_spec(m)]
+    installed = [m for m in g2p.SPACY_MODELS if importlib.util.find_spec(m)]
     if not installed:
         pytest.skip("no English spaCy model installed")
     is_package, load = spacy.util.is_package, spacy.load
@@ -371,11 +371,11 @@ def test_without_a_spacy_model_english_falls_back_offline_and_says_so_once(
     monkeypatch: pytest.MonkeyPatch, kokoro_hub: Path, no_network: list,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    from voicebox_engine_kokoro import backend as kb
+    from voicebox_engine_kokoro import g2p
 
-    monkeypatch.setattr(kb, "SPACY_MODELS", ("en_core_web_sm_absent_for_test",))
-    monkeypatch.setattr(kb, "_blank_warned", False)
-    with caplog.at_level(logging.WARNING, logger=kb.__name__):
+    monkeypatch.setattr(g2p, "SPACY_MODELS", ("en_core_web_sm_absent_for_test",))
+    monkeypatch.setattr(g2p, "_blank_warned", False)
+    with caplog.at_level(logging.WARNING, logger=g2p.__name__):
         first = _fresh_english_pipeline(monkeypatch)
         second = _fresh_english_pipeline(monkeypatch)
     assert first._loaded.english_g2p == second._loaded.english_g2p == "blank"
@@ -388,9 +388,9 @@ def test_without_a_spacy_model_english_falls_back_offline_and_says_so_once(
 def test_spacy_model_env_var_forces_the_blank_pipeline(
     monkeypatch: pytest.MonkeyPatch, kokoro_hub: Path
 ) -> None:
-    from voicebox_engine_kokoro import backend as kb
+    from voicebox_engine_kokoro import g2p
 
-    monkeypatch.setenv(kb.SPACY_MODEL_ENV, "blank")
-    monkeypatch.setattr(kb, "_blank_warned", True)
-    _load, source = kb.english_spacy_loader()
+    monkeypatch.setenv(g2p.SPACY_MODEL_ENV, "blank")
+    monkeypatch.setattr(g2p, "_blank_warned", True)
+    _load, source = g2p.english_spacy_loader()
     assert source == "blank"

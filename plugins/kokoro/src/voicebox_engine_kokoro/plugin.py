@@ -94,7 +94,7 @@ def voicebox_register_engines(register):  # type: ignore[no-untyped-def]
             display_name="Kokoro",
             description="Lightweight multilingual TTS with preset voices (no cloning).",
             backend="voicebox_engine_kokoro.backend:KokoroBackend",
-            check="voicebox_engine_kokoro.backend:check_install",
+            check="voicebox_engine_kokoro.g2p:check_install",
             models=(MODEL,),
             voice_kinds=("preset",),
             preset_voices=VOICES,

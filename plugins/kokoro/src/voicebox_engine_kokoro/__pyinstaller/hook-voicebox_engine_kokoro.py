@@ -12,6 +12,7 @@ from PyInstaller.utils.hooks import collect_data_files, collect_submodules, copy
 
 hiddenimports = [
     "voicebox_engine_kokoro.backend",
+    "voicebox_engine_kokoro.g2p",
     "kokoro",
     "kokoro.model",
     "kokoro.pipeline",
