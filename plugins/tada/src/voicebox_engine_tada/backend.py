@@ -7,15 +7,13 @@ by both sizes; one LLM (1B or 3B) is in memory at a time.
 The voice prompt is TADA's ``EncoderOutput`` as a dict of CPU tensors, cached on disk under
 ``tada_<md5>``. It is encoded with the English aligner; a non-English request re-encodes it
 with that language's aligner (cached as ``tada_<lang>_<md5>``), which needs the transcript.
+``prompts.py`` holds the encoder calls; this module decides when they run.
 """
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
-import hashlib
-import importlib
-import json
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -25,7 +23,6 @@ from voicebox_core import (
     GenerationError,
     InvalidRequestError,
     ModelConfig,
-    ReferenceAudioError,
     UnsupportedLanguageError,
 )
 from voicebox_core.runtime import (
@@ -40,7 +37,6 @@ from voicebox_core.runtime import (
     model_path,
     pick_model,
     prompt_cache,
-    resample,
     seed_everything,
 )
 
@@ -52,6 +48,13 @@ from voicebox_engine_tada.plugin import (
     ENGINE,
     MODELS,
     SAMPLE_RATE,
+)
+from voicebox_engine_tada.prompts import (
+    encode,
+    language_key,
+    reference_clip,
+    to_encoder_output,
+    transcribe,
 )
 from voicebox_engine_tada.upstream import (
     Progress,
@@ -67,8 +70,6 @@ from voicebox_engine_tada.upstream import tokenizer_dir as _tokenizer_dir
 
 __all__ = ["TadaBackend", "check_install", "import_tada", "rekeyed"]
 
-#: Fixed seed of the encoder's sampling noise, so one clip always gives one cached prompt.
-_PROMPT_SEED = 0
 _OPTIONS_ENV = "VOICEBOX_TADA_INFERENCE_OPTIONS"
 
 
@@ -186,6 +187,8 @@ class TadaBackend:
         return prompt, False
 
     def _encode_blocking(self, audio: np.ndarray, reference_text: str, key: str) -> dict[str, Any]:
+        import torch
+
         with self._lock:
             if self._encoder is None:
                 self._ensure_encoder(rekeyed(self.progress, self._model_name()))
@@ -193,33 +196,18 @@ class TadaBackend:
             transcribed = not text
             if transcribed:
                 text = self._transcribe(audio)
-            encoded = self._encode(_torch().from_numpy(audio).unsqueeze(0), text, "en")
+            encoded = self._encode(torch.from_numpy(audio).unsqueeze(0), text, "en")
         return {"voice_type": "cloned", "engine": ENGINE, "cache_key": key, "aligner": "en",
                 "reference_text": text, "transcribed": transcribed, "encoder_output": encoded}
 
     def _encode(self, audio: Any, text: str, language: str) -> dict[str, Any]:
-        torch = _torch()
-        encoder = self._encoder
-        encoder._aligner = self._aligner_for(language)
-        seed_everything(_PROMPT_SEED)
-        with torch.no_grad():
-            output = encoder(audio.to(self._device), text=[text], sample_rate=SAMPLE_RATE)
-        return {field.name: _to_cpu(getattr(output, field.name))
-                for field in dataclasses.fields(output)}
+        self._encoder._aligner = self._aligner_for(language)
+        return encode(self._encoder, audio, text, self._device)
 
     def _transcribe(self, audio: np.ndarray) -> str:
         """English transcript of a reference clip by TADA's own recogniser (Parakeet CTC)."""
-        encoder = self._encoder
-        attach_recogniser(encoder, self._device, rekeyed(self.progress, self._model_name()))
-        torch = _torch()
-        audio_16k = torch.from_numpy(resample(audio, SAMPLE_RATE, 16000))
-        with torch.no_grad():
-            texts = encoder.transcribe_audio_parakeet([audio_16k])
-        if not texts or not texts[0].strip():
-            raise ReferenceAudioError(
-                "no speech was recognised in the reference clip; give its transcript"
-            )
-        return texts[0]
+        attach_recogniser(self._encoder, self._device, rekeyed(self.progress, self._model_name()))
+        return transcribe(self._encoder, audio)
 
     async def combine_voice_prompts(
         self, audio_paths: list[str], ref_texts: list[str]
@@ -257,9 +245,7 @@ class TadaBackend:
                 raise UnsupportedLanguageError(language, f"model {loaded.config.model_name!r}",
                                                loaded.config.languages)
             encoded = self._prompt_for(voice_prompt, language)
-            prompt = self._tada.EncoderOutput(**{
-                name: value.to(self._device) if hasattr(value, "to") else value
-                for name, value in encoded.items()})
+            prompt = to_encoder_output(self._tada.EncoderOutput, encoded, self._device)
             options = self._tada.InferenceOptions(**_inference_overrides())
             seed_everything(seed)
             try:
@@ -291,26 +277,15 @@ class TadaBackend:
                 f"TADA needs the transcript of the reference clip to speak {language!r}: its "
                 "built-in recogniser is English-only; add the reference text to the voice sample"
             )
-        base = voice_prompt.get("cache_key") or hashlib.md5(
-            json.dumps(voice_prompt["reference_text"]).encode()).hexdigest()
-        key = f"{ENGINE}_{language}_{base.removeprefix(ENGINE + '_')}"
+        key = language_key(voice_prompt, language)
         if (cached := prompt_cache.get(key)) is not None:
             return cached
         if self._encoder is None:
             self._ensure_encoder(rekeyed(self.progress, self._model_name()))
-        reference = voice_prompt["encoder_output"]
-        audio = reference["audio"][..., : int(reference["audio_len"].reshape(-1)[0])]
+        audio = reference_clip(voice_prompt["encoder_output"])
         encoded = self._encode(audio, voice_prompt["reference_text"], language)
         prompt_cache.put(key, encoded)
         return encoded
-
-
-def _torch() -> Any:
-    return importlib.import_module("torch")
-
-
-def _to_cpu(value: Any) -> Any:
-    return value.detach().cpu() if hasattr(value, "detach") else value
 
 
 def _inference_overrides() -> dict[str, Any]:
