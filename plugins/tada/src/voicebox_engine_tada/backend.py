@@ -1,47 +1,31 @@
 """The TADA backend: hume-tada 0.1.9 behind voicebox-core's TTSBackend protocol.
 
-Loading never lets hume-tada reach the network on its own. Every repository it reads is a
-ModelConfig resolved by :func:`voicebox_core.runtime.ensure_model` (local override, complete
-cache, or a download with byte progress), and its hard-coded repo ids are redirected:
-
-* the gated ``meta-llama/Llama-3.2-1B`` tokenizer and ``facebook/wav2vec2-large`` config on
-  ``AlignerConfig``/``TadaConfig`` *instances* (``redirect_config_repo``), never by patching
-  ``AutoTokenizer.from_pretrained``;
-* ``HumeAI/tada-codec`` (a literal inside ``TadaForCausalLM.from_pretrained`` and
-  ``Encoder.from_pretrained``): both classes are loaded through their base
-  ``PreTrainedModel.from_pretrained`` and the backend attaches the decoder, tokenizer and
-  aligner those overrides would have fetched, from the resolved directories.
+Loading never lets hume-tada reach the network on its own: ``upstream.py`` builds its models
+from folders resolved by :func:`voicebox_core.runtime.ensure_model`. The encoder is shared
+by both sizes; one LLM (1B or 3B) is in memory at a time.
 
 The voice prompt is TADA's ``EncoderOutput`` as a dict of CPU tensors, cached on disk under
 ``tada_<md5>``. It is encoded with the English aligner; a non-English request re-encodes it
 with that language's aligner (cached as ``tada_<lang>_<md5>``), which needs the transcript.
+``prompts.py`` holds the encoder calls; this module decides when they run.
 """
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
-import hashlib
-import importlib
-import json
-import os
-from collections.abc import Callable
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
-
 from voicebox_core import (
     GenerationError,
     InvalidRequestError,
     ModelConfig,
-    ModelNotDownloadedError,
-    ReferenceAudioError,
     UnsupportedLanguageError,
 )
 from voicebox_core.runtime import (
-    DownloadProgress,
     ModelSlot,
     as_mono_float32,
     choose_device,
@@ -53,86 +37,44 @@ from voicebox_core.runtime import (
     model_path,
     pick_model,
     prompt_cache,
-    redirect_config_repo,
-    resample,
     seed_everything,
-    upstream_import_error,
 )
+
 from voicebox_engine_tada.plugin import (
-    ALIGNER_BASE,
     ALIGNER_LANGUAGE,
     ALIGNERS,
-    ASR,
     CODEC,
     DEFAULT_SIZE,
     ENGINE,
     MODELS,
     SAMPLE_RATE,
-    TOKENIZER,
 )
+from voicebox_engine_tada.prompts import (
+    encode,
+    language_key,
+    reference_clip,
+    to_encoder_output,
+    transcribe,
+)
+from voicebox_engine_tada.upstream import (
+    Progress,
+    attach_recogniser,
+    check_install,
+    import_tada,
+    load_aligner,
+    load_encoder,
+    load_llm,
+    rekeyed,
+)
+from voicebox_engine_tada.upstream import tokenizer_dir as _tokenizer_dir
 
-__all__ = ["TadaBackend", "import_tada", "rekeyed"]
+__all__ = ["TadaBackend", "check_install", "import_tada", "rekeyed"]
 
-#: Fixed seed of the encoder's sampling noise, so one clip always gives one cached prompt.
-_PROMPT_SEED = 0
-_TOKENIZER_ENV = "VOICEBOX_TADA_TOKENIZER_PATH"
 _OPTIONS_ENV = "VOICEBOX_TADA_INFERENCE_OPTIONS"
-
-Progress = Callable[[DownloadProgress], None]
-
-
-def import_tada() -> SimpleNamespace:
-    """hume-tada's classes, imported with the ``dac`` shim in place (never at metadata import)."""
-    from voicebox_engine_tada.dac_shim import dac_modules
-
-    with dac_modules():
-        aligner = importlib.import_module("tada.modules.aligner")
-        decoder = importlib.import_module("tada.modules.decoder")
-        encoder = importlib.import_module("tada.modules.encoder")
-        tada = importlib.import_module("tada.modules.tada")
-    return SimpleNamespace(
-        Aligner=aligner.Aligner, AlignerConfig=aligner.AlignerConfig, Decoder=decoder.Decoder,
-        Encoder=encoder.Encoder, EncoderOutput=encoder.EncoderOutput,
-        TadaConfig=tada.TadaConfig, TadaForCausalLM=tada.TadaForCausalLM,
-        InferenceOptions=tada.InferenceOptions,
-    )
-
-
-def check_install() -> None:
-    """The deep doctor's check: hume-tada's modules import (behind the dac shim)."""
-    try:
-        import_tada()
-    except (ImportError, OSError) as exc:
-        raise upstream_import_error(exc, "hume-tada", "pip install --no-deps hume-tada==0.1.9") from exc
-
-
-def rekeyed(progress: Progress | None, model_name: str) -> Progress | None:
-    """Report a companion repository's bytes under the user-facing model's name."""
-    if progress is None:
-        return None
-
-    def report(event: DownloadProgress) -> None:
-        filename = f"{event.model_name}/{event.filename}" if event.filename else ""
-        progress(DownloadProgress(model_name, filename, event.downloaded, event.total))
-
-    return report
 
 
 def _config_of(model_size: str) -> ModelConfig:
     return pick_model(MODELS, model_size, "tada", DEFAULT_SIZE)
-
-
-def _tokenizer_dir(progress: Progress | None) -> Path:
-    explicit = os.environ.get(_TOKENIZER_ENV)
-    if explicit:
-        path = Path(explicit).expanduser()
-        if not (path / "tokenizer.json").is_file() and not (path / "tokenizer_config.json").is_file():
-            raise ModelNotDownloadedError(
-                f"{_TOKENIZER_ENV} points to {str(path)!r}, which holds no tokenizer.json or "
-                "tokenizer_config.json; point it at a downloaded Llama 3.2 tokenizer folder"
-            )
-        return path
-    return ensure_model(TOKENIZER, progress)
 
 
 @dataclasses.dataclass
@@ -153,7 +95,6 @@ class TadaBackend:
         self._aligners: dict[str, Any] = {}  # aligner suffix ("en", "ja", "ch"...) -> Aligner
         self._tokenizer: Any = None
         self._tokenizer_path: Path | None = None
-        self._codec_dir: Path | None = None
         self._device = "cpu"
         self._tada: SimpleNamespace | None = None
 
@@ -176,68 +117,41 @@ class TadaBackend:
                                 prepare=lambda: self._prepare(config))
 
     def _prepare(self, config: ModelConfig) -> tuple[Path, Path]:
-        progress = rekeyed(self.progress, config.model_name)
         model_dir = ensure_model(config, self.progress)
-        codec_dir = ensure_model(CODEC, progress)
-        self._ensure_encoder(codec_dir, progress)
+        codec_dir = self._ensure_encoder(rekeyed(self.progress, config.model_name))
         return model_dir, codec_dir
 
     def _build(self, config: ModelConfig, model_dir: Path, codec_dir: Path) -> _Loaded:
-        tada = self._tada
-        assert tada is not None
-        tada_config = tada.TadaConfig.from_pretrained(str(model_dir))
-        # TadaForCausalLM reads getattr(config, "tokenizer_name", <gated repo>): point the
-        # config at the resolved tokenizer (the field is optional, so set, not redirected).
-        tada_config.tokenizer_name = str(self._tokenizer_path)
-        dtype = _torch().bfloat16 if self._device == "cuda" else _torch().float32
-        # PreTrainedModel.from_pretrained, skipping TadaForCausalLM's override that
-        # fetches "HumeAI/tada-codec" and the tokenizer by hard-coded id.
-        model = super(tada.TadaForCausalLM, tada.TadaForCausalLM).from_pretrained(
-            str(model_dir), config=tada_config, dtype=dtype)
-        model._decoder = tada.Decoder.from_pretrained(str(codec_dir), subfolder="decoder")
-        model._tokenizer = self._tokenizer
-        model.to(self._device)
-        model.eval()
+        assert self._tada is not None and self._tokenizer_path is not None
+        model = load_llm(self._tada, model_dir, codec_dir, self._tokenizer,
+                         self._tokenizer_path, self._device)
         return _Loaded(config, model, model_dir)
 
-    def _ensure_encoder(self, codec_dir: Path, progress: Progress | None) -> None:
+    def _ensure_encoder(self, progress: Progress | None) -> Path:
+        """The codec's folder, with the encoder (and its tokenizer) loaded from it if need be."""
+        codec_dir = ensure_model(CODEC, progress)
         if self._encoder is not None:
-            return
+            return codec_dir
         self._tada = self._tada or import_tada()
         self._device = choose_device(CODEC.devices)
-        tokenizer_dir = _tokenizer_dir(progress)
+        tokenizer_path = _tokenizer_dir(progress)
         from transformers import AutoTokenizer
 
-        self._tokenizer = AutoTokenizer.from_pretrained(str(tokenizer_dir))
-        # Encoder.from_pretrained's override loads its aligner with the gated defaults.
-        encoder = super(self._tada.Encoder, self._tada.Encoder).from_pretrained(
-            str(codec_dir), subfolder="encoder")
-        encoder._aligner = self._load_aligner(codec_dir, "aligner", tokenizer_dir, progress)
-        encoder.to(self._device)
-        encoder.eval()
+        self._tokenizer = AutoTokenizer.from_pretrained(str(tokenizer_path))
+        encoder = load_encoder(self._tada, codec_dir, tokenizer_path, self._device, progress)
         self._aligners = {"en": encoder._aligner}
-        self._encoder = encoder
-        self._codec_dir, self._tokenizer_path = codec_dir, tokenizer_dir
-
-    def _load_aligner(self, codec_dir: Path, subfolder: str, tokenizer_dir: Path,
-                      progress: Progress | None) -> Any:
-        tada = self._tada
-        assert tada is not None
-        base_dir = ensure_model(ALIGNER_BASE, progress)
-        config = tada.AlignerConfig.from_pretrained(str(codec_dir), subfolder=subfolder)
-        redirect_config_repo(config, "tokenizer_name", str(tokenizer_dir))
-        redirect_config_repo(config, "base_model_name", str(base_dir))
-        aligner = tada.Aligner.from_pretrained(str(codec_dir), subfolder=subfolder, config=config)
-        return aligner.to(self._device).eval()
+        self._encoder, self._tokenizer_path = encoder, tokenizer_path
+        return codec_dir
 
     def _aligner_for(self, language: str) -> Any:
         """The aligner of ``language`` (downloaded on first use), keeping English + one more."""
         suffix = ALIGNER_LANGUAGE.get(language, "en")
         if suffix not in self._aligners:
-            config = ALIGNERS[language]
-            directory = ensure_model(config, rekeyed(self.progress, self._model_name()))
-            aligner = self._load_aligner(directory, f"aligner-{suffix}", self._tokenizer_path,
-                                         rekeyed(self.progress, self._model_name()))
+            assert self._tada is not None and self._tokenizer_path is not None
+            progress = rekeyed(self.progress, self._model_name())
+            directory = ensure_model(ALIGNERS[language], progress)
+            aligner = load_aligner(self._tada, directory, f"aligner-{suffix}",
+                                   self._tokenizer_path, self._device, progress)
             self._aligners = {"en": self._aligners["en"], suffix: aligner}
         return self._aligners[suffix]
 
@@ -273,48 +187,27 @@ class TadaBackend:
         return prompt, False
 
     def _encode_blocking(self, audio: np.ndarray, reference_text: str, key: str) -> dict[str, Any]:
+        import torch
+
         with self._lock:
             if self._encoder is None:
-                progress = rekeyed(self.progress, self._model_name())
-                self._ensure_encoder(ensure_model(CODEC, progress), progress)
+                self._ensure_encoder(rekeyed(self.progress, self._model_name()))
             text = " ".join(reference_text.split())
             transcribed = not text
             if transcribed:
                 text = self._transcribe(audio)
-            encoded = self._encode(_torch().from_numpy(audio).unsqueeze(0), text, "en")
+            encoded = self._encode(torch.from_numpy(audio).unsqueeze(0), text, "en")
         return {"voice_type": "cloned", "engine": ENGINE, "cache_key": key, "aligner": "en",
                 "reference_text": text, "transcribed": transcribed, "encoder_output": encoded}
 
     def _encode(self, audio: Any, text: str, language: str) -> dict[str, Any]:
-        torch = _torch()
-        encoder = self._encoder
-        encoder._aligner = self._aligner_for(language)
-        seed_everything(_PROMPT_SEED)
-        with torch.no_grad():
-            output = encoder(audio.to(self._device), text=[text], sample_rate=SAMPLE_RATE)
-        return {field.name: _to_cpu(getattr(output, field.name))
-                for field in dataclasses.fields(output)}
+        self._encoder._aligner = self._aligner_for(language)
+        return encode(self._encoder, audio, text, self._device)
 
     def _transcribe(self, audio: np.ndarray) -> str:
         """English transcript of a reference clip by TADA's own recogniser (Parakeet CTC)."""
-        from transformers import AutoModelForCTC, AutoProcessor
-
-        directory = ensure_model(ASR, rekeyed(self.progress, self._model_name()))
-        encoder = self._encoder
-        if not hasattr(encoder, "_parakeet_ctc_1_1b"):
-            # The attributes Encoder's properties cache "nvidia/parakeet-ctc-1.1b" in.
-            encoder._parakeet_ctc_1_1b_processor = AutoProcessor.from_pretrained(str(directory))
-            encoder._parakeet_ctc_1_1b = AutoModelForCTC.from_pretrained(str(directory)).to(
-                self._device).eval()
-        torch = _torch()
-        audio_16k = torch.from_numpy(resample(audio, SAMPLE_RATE, 16000))
-        with torch.no_grad():
-            texts = encoder.transcribe_audio_parakeet([audio_16k])
-        if not texts or not texts[0].strip():
-            raise ReferenceAudioError(
-                "no speech was recognised in the reference clip; give its transcript"
-            )
-        return texts[0]
+        attach_recogniser(self._encoder, self._device, rekeyed(self.progress, self._model_name()))
+        return transcribe(self._encoder, audio)
 
     async def combine_voice_prompts(
         self, audio_paths: list[str], ref_texts: list[str]
@@ -352,9 +245,7 @@ class TadaBackend:
                 raise UnsupportedLanguageError(language, f"model {loaded.config.model_name!r}",
                                                loaded.config.languages)
             encoded = self._prompt_for(voice_prompt, language)
-            prompt = self._tada.EncoderOutput(**{
-                name: value.to(self._device) if hasattr(value, "to") else value
-                for name, value in encoded.items()})
+            prompt = to_encoder_output(self._tada.EncoderOutput, encoded, self._device)
             options = self._tada.InferenceOptions(**_inference_overrides())
             seed_everything(seed)
             try:
@@ -386,27 +277,15 @@ class TadaBackend:
                 f"TADA needs the transcript of the reference clip to speak {language!r}: its "
                 "built-in recogniser is English-only; add the reference text to the voice sample"
             )
-        base = voice_prompt.get("cache_key") or hashlib.md5(
-            json.dumps(voice_prompt["reference_text"]).encode()).hexdigest()
-        key = f"{ENGINE}_{language}_{base.removeprefix(ENGINE + '_')}"
+        key = language_key(voice_prompt, language)
         if (cached := prompt_cache.get(key)) is not None:
             return cached
         if self._encoder is None:
-            progress = rekeyed(self.progress, self._model_name())
-            self._ensure_encoder(ensure_model(CODEC, progress), progress)
-        reference = voice_prompt["encoder_output"]
-        audio = reference["audio"][..., : int(reference["audio_len"].reshape(-1)[0])]
+            self._ensure_encoder(rekeyed(self.progress, self._model_name()))
+        audio = reference_clip(voice_prompt["encoder_output"])
         encoded = self._encode(audio, voice_prompt["reference_text"], language)
         prompt_cache.put(key, encoded)
         return encoded
-
-
-def _torch() -> Any:
-    return importlib.import_module("torch")
-
-
-def _to_cpu(value: Any) -> Any:
-    return value.detach().cpu() if hasattr(value, "detach") else value
 
 
 def _inference_overrides() -> dict[str, Any]:

@@ -13,6 +13,8 @@ from PyInstaller.utils.hooks import copy_metadata
 hiddenimports = [
     "voicebox_engine_tada.backend",
     "voicebox_engine_tada.dac_shim",
+    "voicebox_engine_tada.prompts",
+    "voicebox_engine_tada.upstream",
     "tada",
     "tada.modules",
     "tada.modules.aligner",
