@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import threading
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -35,10 +34,12 @@ from voicebox_core import (
 )
 from voicebox_core.runtime import (
     DownloadProgress,
+    ModelSlot,
     as_mono_float32,
     has_speakable_text,
     iterate_in_thread,
     local_override,
+    model_path,
     upstream_import_error,
 )
 from voicebox_core.timing import TimedChunk
@@ -75,6 +76,17 @@ class _Loaded:
     graph: Path
 
 
+def _open(spec: PiperVoiceSpec, model_file: Path, config_file: Path, graph: Path) -> _Loaded:
+    voice = open_voice(graph, config_file)
+    declared = _CONFIGS[spec.voice_id].sample_rate
+    if voice.config.sample_rate != declared:
+        raise ContractError(
+            f"voice {spec.voice_id!r} at {str(model_file)!r} is "
+            f"{voice.config.sample_rate} Hz, but the engine declares {declared} Hz"
+        )
+    return _Loaded(spec, voice, model_file, config_file, graph)
+
+
 def _check_espeak_data() -> None:
     """piper reads espeak-ng's data beside its package; without it espeak prints a C-level
     error and gives up. Say which install is broken instead."""
@@ -103,8 +115,11 @@ class PiperBackend:
 
     def __init__(self, progress: Callable[[DownloadProgress], None] | None = None) -> None:
         self.progress = progress
-        self._loaded: _Loaded | None = None
-        self._lock = threading.Lock()
+        self._slot: ModelSlot[_Loaded] = ModelSlot()
+
+    @property
+    def _loaded(self) -> _Loaded | None:
+        return self._slot.model
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -112,46 +127,31 @@ class PiperBackend:
         await self._ensure(_spec(model_size))
 
     async def _ensure(self, spec: PiperVoiceSpec) -> _Loaded:
-        loaded = self._loaded
-        if loaded is not None and loaded.spec == spec:
-            return loaded
-        return await asyncio.to_thread(self._load_blocking, spec)
+        # Files first (a download, the aligned copy): a voice that is missing leaves the
+        # loaded one in place.
+        return await self._slot.ensure(_CONFIGS[spec.voice_id], lambda files: _open(spec, *files),
+                                       prepare=lambda: self._files(spec))
 
-    def _load_blocking(self, spec: PiperVoiceSpec) -> _Loaded:
-        with self._lock:  # one load at a time; a second caller finds it done
-            if self._loaded is not None and self._loaded.spec == spec:
-                return self._loaded
-            _check_espeak_data()
-            model_path, config_path = voice_files(spec, _CONFIGS[spec.voice_id], self.progress)
-            graph = aligned_copy(model_path)
-            voice = open_voice(graph, config_path)
-            declared = _CONFIGS[spec.voice_id].sample_rate
-            if voice.config.sample_rate != declared:
-                raise ContractError(
-                    f"voice {spec.voice_id!r} at {str(model_path)!r} is "
-                    f"{voice.config.sample_rate} Hz, but the engine declares {declared} Hz"
-                )
-            self._loaded = _Loaded(spec, voice, model_path, config_path, graph)
-            return self._loaded
+    def _files(self, spec: PiperVoiceSpec) -> tuple[Path, Path, Path]:
+        _check_espeak_data()
+        model_file, config_file = voice_files(spec, _CONFIGS[spec.voice_id], self.progress)
+        return model_file, config_file, aligned_copy(model_file)
 
     def unload_model(self) -> None:
-        with self._lock:
-            self._loaded = None
+        self._slot.unload()
 
     def is_loaded(self) -> bool:
-        return self._loaded is not None
+        return self._slot.is_loaded()
 
     def _get_model_path(self, model_size: str) -> str:
         spec = _spec(model_size)
         config = _CONFIGS[spec.voice_id]
-        if (override := local_override(config)) is not None:
-            return str(override)
-        if spec.bundled:
+        if spec.bundled and local_override(config) is None:
             try:
                 return str(bundled_files(spec)[0].parent)
             except ModelNotDownloadedError:
                 return f"package:{spec.distribution} (not installed)"
-        return str(config.hf_repo_id)
+        return model_path(config)
 
     # -- voices --------------------------------------------------------------------------
 
