@@ -22,11 +22,11 @@ import difflib
 import hashlib
 import logging
 import re
-import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from voicebox_core.runtime import data_dir
+from voicebox_core.runtime.files import atomic_file
 from voicebox_core.timing import WordTime
 
 if TYPE_CHECKING:
@@ -55,10 +55,10 @@ def aligned_copy(model_path: Path) -> Path:
     try:
         model = onnx.load(str(model_path))
         add_alignment_output(model)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        partial = target.with_suffix(f".{threading.get_ident()}.part")
-        onnx.save(model, str(partial))
-        partial.replace(target)  # atomic: a second process finds it whole or not at all
+        # Whole or not at all, for a second process; onnx.save(model, handle) would fail here
+        # (it takes the handle's name, an fd, for a path) and cost the voice its timestamps.
+        with atomic_file(target) as handle:
+            handle.write(model.SerializeToString())
     except Exception as exc:  # noqa: BLE001 - already patched, an unusual or corrupt graph, a full disk:
         # the voice still speaks (and a corrupt one fails to load with the backend's typed error)
         _LOG.info("piper: %s keeps its own graph, without word timestamps (%s)", model_path.name, exc)
