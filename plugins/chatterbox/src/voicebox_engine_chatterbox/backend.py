@@ -3,7 +3,8 @@
 Both load through ``voicebox_core.runtime.ensure_model`` (token=None, offline reuse, local
 override) and upstream's ``from_local``, never ``from_pretrained``: that one downloads with
 ``token=os.getenv("HF_TOKEN")`` and ignores the core's cache rules. The upstream traps the
-audit (docs/audits/chatterbox.md) found are handled here, each next to its cause.
+audit (docs/audits/chatterbox.md) found are handled here, each next to its cause; the
+multilingual tokenizer's in tokenizer.py.
 """
 
 from __future__ import annotations
@@ -12,14 +13,11 @@ import asyncio
 import contextlib
 import logging
 import math
-import os
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
-
 from voicebox_core import (
     GenerationError,
     InvalidRequestError,
@@ -29,13 +27,12 @@ from voicebox_core import (
     VoiceboxError,
 )
 from voicebox_core.runtime import (
-    as_mono_float32,
     ModelSlot,
+    as_mono_float32,
     choose_device,
     ensure_model,
     float32_inputs,
     float32_outputs,
-    is_offline,
     join_clips,
     join_transcripts,
     load_reference_audio,
@@ -43,7 +40,9 @@ from voicebox_core.runtime import (
     torch_load_on_cpu,
     upstream_import_error,
 )
+
 from voicebox_engine_chatterbox.plugin import MULTILINGUAL, TURBO
+from voicebox_engine_chatterbox.tokenizer import ensure_chinese_segmenter, local_tokenizer_files
 
 __all__ = ["ChatterboxBackend", "ChatterboxInstallError", "ChatterboxTurboBackend"]
 
@@ -246,12 +245,12 @@ class ChatterboxBackend(_Backend):
     def _from_local(self, path: Path, device: str) -> Any:
         from chatterbox.mtl_tts import ChatterboxMultilingualTTS
 
-        with _local_tokenizer_files(path):
+        with local_tokenizer_files(path):
             return ChatterboxMultilingualTTS.from_local(path, device)
 
     def _speak(self, model: Any, text: str, reference: str, language: str) -> Any:
         if language == "zh":
-            _ensure_chinese_segmenter(model)
+            ensure_chinese_segmenter(model)
         return model.generate(text, language_id=language, audio_prompt_path=reference,
                               **self.settings(language))
 
@@ -285,61 +284,3 @@ class ChatterboxTurboBackend(_Backend):
         # Turbo has no CFG, min_p or exaggeration: pass its own zeros, no warning.
         return model.generate(text, audio_prompt_path=reference, cfg_weight=0.0,
                               exaggeration=0.0, min_p=0.0)
-
-
-# -- multilingual tokenizer: no hub call, no pkuseg download at load ----------------------
-
-
-@contextlib.contextmanager
-def _local_tokenizer_files(snapshot: Path) -> Iterator[None]:
-    """While the multilingual tokenizer is built, read Cangjie5_TC.json from the snapshot.
-
-    Upstream calls ``hf_hub_download(..., cache_dir=<snapshot dir>)``: a fresh cache inside
-    the snapshot, so it never finds the file it already has and goes to the network (about
-    40 s of retries offline, or a download into the snapshot). Its pkuseg segmenter would
-    download ``spacy_ontonotes.zip`` on every load; it is built on first Chinese use instead.
-    """
-    from chatterbox.models.tokenizers import tokenizer as module
-
-    def local_only(repo_id: str, filename: str, **_: Any) -> str:
-        candidate = snapshot / filename
-        if candidate.is_file():
-            return str(candidate)
-        raise FileNotFoundError(f"{filename} is not in {snapshot}; Chinese will be spelled raw")
-
-    converter = module.ChineseCangjieConverter
-    original_download, original_segmenter = module.hf_hub_download, converter._init_segmenter
-    module.hf_hub_download = local_only
-    converter._init_segmenter = lambda self: setattr(self, "segmenter", None)
-    try:
-        yield
-    finally:
-        module.hf_hub_download = original_download
-        converter._init_segmenter = original_segmenter
-
-
-def _pkuseg_model_cached() -> bool:
-    home = Path(os.path.expanduser(os.environ.get("PKUSEG_HOME", "~/.pkuseg")))
-    return (home / "spacy_ontonotes.zip").is_file() or (home / "spacy_ontonotes").is_dir()
-
-
-def _ensure_chinese_segmenter(model: Any) -> None:
-    """Build pkuseg (optional extra ``zh``) once, never downloading while offline."""
-    converter = model.tokenizer.cangjie_converter
-    if getattr(converter, "_voicebox_segmenter_tried", False):
-        return
-    converter._voicebox_segmenter_tried = True
-    try:
-        from spacy_pkuseg import pkuseg
-    except ImportError:
-        log.info("spacy-pkuseg is not installed: Chinese text is not word-segmented")
-        return
-    if is_offline() and not _pkuseg_model_cached():
-        log.warning("offline and pkuseg's model is not in PKUSEG_HOME: Chinese text is not "
-                    "word-segmented (run once online to fetch spacy_ontonotes.zip)")
-        return
-    try:
-        converter.segmenter = pkuseg()
-    except Exception as exc:  # noqa: BLE001 - a failed download must not fail the request
-        log.warning("pkuseg could not load its model (%s): Chinese text is not word-segmented", exc)
-        converter.segmenter = None

@@ -8,6 +8,7 @@ from PyInstaller.utils.hooks import collect_all, collect_data_files, copy_metada
 
 hiddenimports = [
     "voicebox_engine_chatterbox.backend",
+    "voicebox_engine_chatterbox.tokenizer",
     "chatterbox",
     "chatterbox.mtl_tts",
     "chatterbox.tts_turbo",
