@@ -149,6 +149,35 @@ def test_write_tiny_snapshot_lays_out_a_cache_hub_reads_offline(tmp_path: Path) 
     assert done.stdout.strip() == str(snapshot) and model.files
 
 
+
+def test_offline_hub_gives_a_session_a_private_offline_cache_and_removes_it_at_exit(tmp_path: Path) -> None:
+    """In a fresh process, as a conftest calls it: the hub's own constants point inside the
+    root, nothing of the developer's leaks in, a set data dir is kept only when asked, and the
+    root is gone after exit."""
+    code = textwrap.dedent("""
+        import json, os
+        from voicebox_core.testing import offline_hub, write_tiny_snapshot
+        kept = offline_hub("vb-hub-test-", unset=("MY_ENGINE_PATH",), keep_data_dir=True)
+        data_kept = os.environ["VOICEBOX_DATA_DIR"]
+        root = offline_hub("vb-hub-test-")
+        import huggingface_hub.constants as c
+        snapshot = write_tiny_snapshot(os.environ["HF_HUB_CACHE"], "org/tiny", {"config.json": "{}"})
+        print(json.dumps({"roots": [str(kept), str(root)], "cache": c.HF_HUB_CACHE, "offline": c.HF_HUB_OFFLINE,
+                          "snapshot": str(snapshot), "data": [data_kept, os.environ["VOICEBOX_DATA_DIR"]],
+                          "gone": [v for v in ("VOICEBOX_MODEL_PATH_X", "VOICEBOX_MODELS_DIR", "VOICEBOX_DEVICE",
+                                               "MY_ENGINE_PATH") if v not in os.environ]}))
+    """)
+    env = {**os.environ, "VOICEBOX_MODEL_PATH_X": "/mine", "VOICEBOX_MODELS_DIR": "/mine", "VOICEBOX_DEVICE": "cuda",
+           "MY_ENGINE_PATH": "/mine", "VOICEBOX_DATA_DIR": str(tmp_path / "tox-data"), "HF_HUB_OFFLINE": "0"}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+    report = json.loads(done.stdout)
+    kept, root = map(Path, report["roots"])
+    assert report["cache"] == str(root / "hf_home" / "hub") and report["offline"] is True
+    assert Path(report["snapshot"]).is_relative_to(root / "hf_home" / "hub")
+    assert report["data"] == [str(tmp_path / "tox-data"), str(root / "voicebox")]
+    assert report["gone"] == ["VOICEBOX_MODEL_PATH_X", "VOICEBOX_MODELS_DIR", "VOICEBOX_DEVICE", "MY_ENGINE_PATH"]
+    assert not kept.exists() and not root.exists()
+
 # -- audit ---------------------------------------------------------------------------
 
 

@@ -7,24 +7,15 @@ set here, before anything imports it.
 from __future__ import annotations
 
 import asyncio
-import atexit
 import os
-import shutil
 import sys
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-_CACHE = Path(tempfile.mkdtemp(prefix="voicebox-chatterbox-"))
-atexit.register(shutil.rmtree, _CACHE, ignore_errors=True)
-os.environ["HF_HOME"] = str(_CACHE / "hf")
-os.environ["HF_HUB_CACHE"] = str(_CACHE / "hf" / "hub")
-os.environ["HF_HUB_OFFLINE"] = "1"
-os.environ["TRANSFORMERS_OFFLINE"] = "1"
-os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
+from voicebox_core.testing import offline_hub
+
+_CACHE = offline_hub("voicebox-chatterbox-", keep_data_dir=True)
 os.environ["PKUSEG_HOME"] = str(_CACHE / "pkuseg")  # never the user's ~/.pkuseg
-os.environ.setdefault("VOICEBOX_DATA_DIR", str(_CACHE / "voicebox"))
-os.environ.pop("VOICEBOX_MODELS_DIR", None)
 for _name in [n for n in os.environ if n.startswith("VOICEBOX_MODEL_PATH_")]:
     del os.environ[_name]
 

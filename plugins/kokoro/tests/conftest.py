@@ -19,25 +19,15 @@ The cache environment is set here, before anything imports huggingface_hub.
 
 from __future__ import annotations
 
-import atexit
 import json
 import os
-import shutil
 import socket
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-_ROOT = Path(tempfile.mkdtemp(prefix="voicebox-kokoro-tests-"))
-atexit.register(shutil.rmtree, _ROOT, ignore_errors=True)
-os.environ["HF_HOME"] = str(_ROOT / "hf_home")
-os.environ["HF_HUB_CACHE"] = str(_ROOT / "hf_home" / "hub")
-os.environ["HF_HUB_OFFLINE"] = "1"
-os.environ.setdefault("VOICEBOX_DATA_DIR", str(_ROOT / "voicebox"))
-for _var in [v for v in os.environ if v.startswith("VOICEBOX_MODEL_PATH_")] + [
-    "VOICEBOX_MODELS_DIR", "VOICEBOX_KOKORO_SPACY_MODEL", "VOICEBOX_DEVICE",
-]:
-    os.environ.pop(_var, None)
+from voicebox_core.testing import offline_hub
+
+offline_hub("voicebox-kokoro-tests-", unset=("VOICEBOX_KOKORO_SPACY_MODEL",), keep_data_dir=True)
 
 import pytest  # noqa: E402
 

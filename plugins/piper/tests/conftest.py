@@ -11,20 +11,12 @@ The cache environment is set here, before anything imports huggingface_hub.
 
 from __future__ import annotations
 
-import atexit
 import os
-import shutil
-import tempfile
 from pathlib import Path
 
-_ROOT = Path(tempfile.mkdtemp(prefix="voicebox-piper-tests-"))
-atexit.register(shutil.rmtree, _ROOT, ignore_errors=True)
-os.environ["HF_HOME"] = str(_ROOT / "hf_home")
-os.environ["HF_HUB_CACHE"] = str(_ROOT / "hf_home" / "hub")
-os.environ["HF_HUB_OFFLINE"] = "1"
-os.environ.setdefault("VOICEBOX_DATA_DIR", str(_ROOT / "voicebox"))
-for _var in [v for v in os.environ if v.startswith("VOICEBOX_MODEL_PATH_")] + ["VOICEBOX_MODELS_DIR"]:
-    os.environ.pop(_var, None)
+from voicebox_core.testing import offline_hub
+
+offline_hub("voicebox-piper-tests-", keep_data_dir=True)
 
 import pytest  # noqa: E402
 from piper_helpers import CACHED_VOICE  # noqa: E402

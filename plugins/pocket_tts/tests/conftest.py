@@ -7,23 +7,14 @@ session into that cache.
 
 from __future__ import annotations
 
-import atexit
 import os
-import shutil
 import socket
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-_ROOT = Path(tempfile.mkdtemp(prefix="voicebox-pocket-tts-tests-"))
-atexit.register(shutil.rmtree, _ROOT, ignore_errors=True)
-os.environ["HF_HOME"] = str(_ROOT / "hf_home")
-os.environ["HF_HUB_CACHE"] = str(_ROOT / "hf_home" / "hub")
-os.environ["HF_HUB_OFFLINE"] = "1"
-os.environ["VOICEBOX_DATA_DIR"] = str(_ROOT / "voicebox")
-for _var in [v for v in os.environ if v.startswith("VOICEBOX_MODEL_PATH_")] + [
-        "VOICEBOX_MODELS_DIR", "VOICEBOX_DEVICE", "HF_TOKEN", "HUGGING_FACE_HUB_TOKEN"]:
-    os.environ.pop(_var, None)
+from voicebox_core.testing import offline_hub
+
+offline_hub("voicebox-pocket-tts-tests-", unset=("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN"))
 
 import pytest  # noqa: E402
 from tiny_hub import OPTIONS_ENV  # noqa: E402

@@ -7,25 +7,15 @@ and 1.7B where they exist) once, in about ten seconds.
 
 from __future__ import annotations
 
-import atexit
 import functools
 import os
-import shutil
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-_ROOT = Path(tempfile.mkdtemp(prefix="voicebox-qwen-tests-"))
-atexit.register(shutil.rmtree, _ROOT, ignore_errors=True)
-os.environ["HF_HOME"] = str(_ROOT / "hf_home")
-os.environ["HF_HUB_CACHE"] = str(_ROOT / "hf_home" / "hub")
-os.environ["HF_HUB_OFFLINE"] = "1"
-os.environ["TRANSFORMERS_OFFLINE"] = "1"
-# A fresh prompt cache per run: a hit left over from an earlier run would fake a cache test.
-os.environ["VOICEBOX_DATA_DIR"] = str(_ROOT / "voicebox")
+from voicebox_core.testing import offline_hub
+
+_ROOT = offline_hub("voicebox-qwen-tests-")
 os.environ["VOICEBOX_DEVICE"] = "cpu"
-for _var in [v for v in os.environ if v.startswith("VOICEBOX_MODEL_PATH_")] + ["VOICEBOX_MODELS_DIR"]:
-    os.environ.pop(_var, None)
 
 import pytest  # noqa: E402
 from voicebox_core.testing import write_reference_clip  # noqa: E402

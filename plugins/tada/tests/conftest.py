@@ -6,24 +6,14 @@ at import). The tiny model (tiny_tada.py) is built once per session into that ca
 
 from __future__ import annotations
 
-import atexit
 import os
-import shutil
-import tempfile
 from pathlib import Path
 
-_ROOT = Path(tempfile.mkdtemp(prefix="voicebox-tada-tests-"))
-atexit.register(shutil.rmtree, _ROOT, ignore_errors=True)
-os.environ["HF_HOME"] = str(_ROOT / "hf_home")
-os.environ["HF_HUB_CACHE"] = str(_ROOT / "hf_home" / "hub")
-os.environ["HF_HUB_OFFLINE"] = "1"
-os.environ["TRANSFORMERS_OFFLINE"] = "1"
-os.environ["VOICEBOX_DATA_DIR"] = str(_ROOT / "voicebox")
+from voicebox_core.testing import offline_hub
+
+offline_hub("voicebox-tada-tests-", unset=("VOICEBOX_TADA_TOKENIZER_PATH",))
 # The steered tiny head needs a noiseless ODE (see tiny_tada.py); a real model does not.
 os.environ["VOICEBOX_TADA_INFERENCE_OPTIONS"] = '{"noise_temperature": 0.0, "num_flow_matching_steps": 4}'
-for _var in [v for v in os.environ if v.startswith("VOICEBOX_MODEL_PATH_")] + [
-        "VOICEBOX_MODELS_DIR", "VOICEBOX_TADA_TOKENIZER_PATH", "VOICEBOX_DEVICE"]:
-    os.environ.pop(_var, None)
 
 import pytest  # noqa: E402
 

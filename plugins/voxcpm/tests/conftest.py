@@ -6,21 +6,12 @@ at import). The tiny models (tiny_voxcpm.py) are built once per session into tha
 
 from __future__ import annotations
 
-import atexit
 import os
-import shutil
-import tempfile
 from pathlib import Path
 
-_ROOT = Path(tempfile.mkdtemp(prefix="voicebox-voxcpm-tests-"))
-atexit.register(shutil.rmtree, _ROOT, ignore_errors=True)
-os.environ["HF_HOME"] = str(_ROOT / "hf_home")
-os.environ["HF_HUB_CACHE"] = str(_ROOT / "hf_home" / "hub")
-os.environ["HF_HUB_OFFLINE"] = "1"
-os.environ["TRANSFORMERS_OFFLINE"] = "1"
-os.environ["VOICEBOX_DATA_DIR"] = str(_ROOT / "voicebox")
-for _var in [v for v in os.environ if v.startswith("VOICEBOX_MODEL_PATH_")] + ["VOICEBOX_MODELS_DIR", "VOICEBOX_DEVICE"]:
-    os.environ.pop(_var, None)
+from voicebox_core.testing import offline_hub
+
+offline_hub("voicebox-voxcpm-tests-")
 
 import pytest  # noqa: E402
 from tiny_hub import ENV  # noqa: E402

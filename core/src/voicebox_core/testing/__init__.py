@@ -20,7 +20,8 @@ The kit is also a pytest plugin (entry point ``pytest11``) that provides the
 """
 
 from voicebox_core.testing.clips import write_reference_clip
+from voicebox_core.testing.hub import offline_hub
 from voicebox_core.testing.snapshots import FAKE_COMMIT, write_tiny_snapshot
 from voicebox_core.testing.suite import ConformanceSuite
 
-__all__ = ["ConformanceSuite", "FAKE_COMMIT", "write_reference_clip", "write_tiny_snapshot"]
+__all__ = ["ConformanceSuite", "FAKE_COMMIT", "offline_hub", "write_reference_clip", "write_tiny_snapshot"]
