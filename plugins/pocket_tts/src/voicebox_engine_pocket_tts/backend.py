@@ -1,22 +1,15 @@
 """The Pocket TTS backend: pocket-tts 4.0.1 behind voicebox-core's TTSBackend and StreamingBackend.
 
-Upstream traps handled here (docs/audits/pocket_tts.md, 0.2):
+Upstream traps (docs/audits/pocket_tts.md, 0.2):
 
-- ``import pocket_tts`` sets torch's intra-op threads to 1 for the whole process: the count is
-  put back right after the import (:func:`import_pocket_tts`).
-- pocket-tts downloads by itself (``hf://`` and ``https://`` paths in its YAMLs) and, when the
-  gated cloning weights fail, silently falls back to weights that cannot clone. It never gets a
-  remote path here: the packaged YAML is rewritten to the files :func:`ensure_model` returns,
-  and the plugin decides which model clones (the ``*-clone`` models, nothing else).
-- A gated repository reaches the user as one error saying what to do (:func:`_gated`).
+- Importing and loading pocket-tts (its thread count, its own downloads, the gated cloning
+  weights, ``VOICEBOX_POCKET_TTS_OPTIONS``): :mod:`voicebox_engine_pocket_tts.upstream`. The
+  plugin decides which model clones (the ``*-clone`` models, nothing else).
 - pocket-tts reads clips with the ``wave`` module (no float WAV): clips are read here and handed
   over as tensors; preset voices as the paths of their state files (names need its config dir).
 - Same seed, same audio only with one decoded frame per call and the seed set in the thread that
   starts the generation. Closing a stream sets upstream's stop event, so generation ends within
   a frame. Upstream is not thread-safe: one generation at a time per backend.
-
-``VOICEBOX_POCKET_TTS_OPTIONS`` (a JSON object): ``config``, a local YAML whose architecture
-replaces the packaged one (the tests' tiny model); paths in it are ignored.
 """
 
 from __future__ import annotations
@@ -25,18 +18,15 @@ import asyncio
 import contextlib
 import dataclasses
 import hashlib
-import tempfile
 import threading
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import numpy as np
 from voicebox_core import (
     EmptyTextError,
-    EngineInstallError,
     GenerationError,
     InvalidRequestError,
     ModelConfig,
@@ -50,7 +40,6 @@ from voicebox_core.runtime import (
     choose_device,
     empty_device_cache,
     ensure_model,
-    env_options,
     has_speakable_text,
     iterate_in_thread,
     join_clips,
@@ -59,7 +48,6 @@ from voicebox_core.runtime import (
     model_path,
     prompt_cache,
     seed_everything,
-    upstream_import_error,
 )
 
 from voicebox_engine_pocket_tts.plugin import (
@@ -70,41 +58,21 @@ from voicebox_engine_pocket_tts.plugin import (
     SAMPLE_RATE,
     VOICES,
 )
+from voicebox_engine_pocket_tts.upstream import (
+    OPTIONS_ENV,
+    build_model,
+    check_install,
+    gated_error,
+    import_pocket_tts,
+)
 
 __all__ = ["OPTIONS_ENV", "PocketTTSBackend", "check_install", "import_pocket_tts"]
 
-OPTIONS_ENV = "VOICEBOX_POCKET_TTS_OPTIONS"
 _VOICES = {voice.voice_id: voice for voice in VOICES}
 _LANGUAGE_OF = {model.model_name: lang for lang in LANGUAGES for model in MODELS if model.languages == (lang.code,)}
 #: Voice states kept per loaded model (a real one is ~20 MB for a 30 s clip).
 _STATES_KEPT = 16
 _MAX_CLIP_SECONDS = 30.0
-_import_lock = threading.Lock()
-
-
-def import_pocket_tts() -> ModuleType:
-    """``pocket_tts``, with torch's thread count as it was before the import."""
-    import torch
-
-    with _import_lock:
-        threads = torch.get_num_threads()
-        try:
-            import pocket_tts
-        finally:
-            torch.set_num_threads(threads)
-    return pocket_tts
-
-
-def check_install() -> None:
-    """The deep doctor's check: pocket_tts imports and finds its packaged configs."""
-    try:
-        import_pocket_tts()
-        from pocket_tts.utils.config import CONFIGS_DIR
-    except (ImportError, OSError) as exc:
-        raise upstream_import_error(exc, "pocket-tts", "pip install pocket-tts==4.0.1") from exc
-    if not (CONFIGS_DIR / "english.yaml").is_file():
-        raise EngineInstallError(f"pocket_tts's model configs are missing from {str(CONFIGS_DIR)!r}; reinstall "
-                                 "pocket-tts (a frozen app must collect pocket_tts/config/*.yaml)")
 
 
 def _config_of(model_size: str) -> ModelConfig:
@@ -114,45 +82,6 @@ def _config_of(model_size: str) -> ModelConfig:
         if model_size in (model.model_size, model.model_name):
             return model
     raise UnknownModelError(f"pocket_tts {model_size}", [m.model_size for m in MODELS])
-
-
-def _options() -> dict[str, Any]:
-    options = env_options(OPTIONS_ENV, {"config"}, described='with only "config" (a local YAML)')
-    if "config" in options and not Path(str(options["config"])).is_file():
-        raise InvalidRequestError(f"{OPTIONS_ENV}: config {options['config']!r} is not a local file")
-    return options
-
-
-def _gated(config: ModelConfig, cause: Exception) -> ModelNotDownloadedError:
-    status = getattr(getattr(cause, "response", None), "status_code", 0)
-    why = {401: "you are not logged in", 403: "this account has not accepted the licence"}.get(
-        int(status or 0), "no access to it")
-    return ModelNotDownloadedError(
-        f"model {config.model_name!r} (voice cloning) uses Kyutai's gated weights and Hugging Face "
-        f"refused them ({why}): accept the licence at https://huggingface.co/{GATED_REPO}, log in "
-        f"(`hf auth login` or HF_TOKEN), then run `voicebox models download {config.model_name}`; "
-        f"or use the preset voices, which need none of this (model {config.model_name.removesuffix('-clone')!r})")
-
-
-def _build_model(pocket_tts: ModuleType, stem: str, weights: Path, tokenizer: Path) -> Any:
-    """pocket-tts's own loader on a YAML that names local files only (nothing to download)."""
-    import yaml
-    from pocket_tts.utils.config import CONFIGS_DIR
-
-    raw = yaml.safe_load(Path(_options().get("config") or CONFIGS_DIR / f"{stem}.yaml").read_text("utf-8"))
-    raw.update(weights_path=str(weights), weights_path_without_voice_cloning=None)
-    raw["flow_lm"]["weights_path"] = raw["mimi"]["weights_path"] = None
-    raw["flow_lm"]["lookup_table"]["tokenizer_path"] = str(tokenizer)
-    with tempfile.TemporaryDirectory(prefix="voicebox-pocket-tts-") as scratch:
-        path = Path(scratch) / f"{stem}.yaml"
-        path.write_text(yaml.safe_dump(raw), "utf-8")
-        try:
-            return pocket_tts.TTSModel.load_model(config=path)
-        except (RuntimeError, OSError, ValueError, KeyError) as exc:
-            raise ModelNotDownloadedError(
-                f"Pocket TTS's files {str(weights)!r} and {str(tokenizer)!r} could not be loaded "
-                f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}); delete the "
-                "model and download it again") from exc
 
 
 @dataclasses.dataclass
@@ -220,14 +149,14 @@ class PocketTTSBackend:
             from huggingface_hub.errors import RepositoryNotFoundError  # GatedRepoError is one
 
             if config.requires and isinstance(exc.__cause__, RepositoryNotFoundError):
-                raise _gated(config, exc.__cause__) from None
+                raise gated_error(config, exc.__cause__) from None
             raise
         voices_from = config.requires[0] if config.requires else config
         lang = _LANGUAGE_OF[config.model_name]
         tokenizer = ensure_model(voices_from) / f"languages/{lang.stem}/tokenizer.json"
         pocket_tts = import_pocket_tts()
         self._loaded = None  # another model replaces this one: never two in memory
-        model = _build_model(pocket_tts, lang.stem, folder / f"languages/{lang.stem}/model.safetensors", tokenizer)
+        model = build_model(pocket_tts, lang.stem, folder / f"languages/{lang.stem}/model.safetensors", tokenizer)
         model.max_decoder_frames_per_call = 1  # bit-identical audio for one seed
         model.to(choose_device(config.devices))
         self._loaded = _Loaded(config, model, voices_from, lang.stem)

@@ -3,10 +3,8 @@
 - Files come from :func:`voicebox_core.runtime.ensure_model` (local override, complete
   offline cache, or a download of just ``ModelConfig.files``); upstream then reads a local
   directory, so ``qwen_tts`` never touches the network.
-- Device: :func:`choose_device` among ``ModelConfig.devices``. CPU loads float32 with no
-  ``device_map`` (so ``accelerate`` is not needed); CUDA loads bfloat16, through
-  ``device_map`` when ``accelerate`` is installed (upstream's recipe), else on the CPU and
-  then moved.
+- Device, dtype and upstream's loader: :mod:`voicebox_engine_qwen.upstream`. The backend
+  then checks the checkpoint kind and the sample rate.
 - Base voice prompt: upstream's precomputed clone prompt (speech codes + x-vector), held
   as CPU tensors in the shared prompt cache under ``qwen_<md5>``, one entry per model size
   because the two sizes' speaker embeddings differ in width. No transcript means
@@ -16,12 +14,10 @@
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
-
 from voicebox_core import (
     ContractError,
     GenerationError,
@@ -34,7 +30,6 @@ from voicebox_core import (
 from voicebox_core.runtime import (
     ModelSlot,
     as_mono_float32,
-    choose_device,
     ensure_model,
     join_clips,
     load_reference_audio,
@@ -42,26 +37,22 @@ from voicebox_core.runtime import (
     pick_model,
     prompt_cache,
     seed_everything,
-    upstream_import_error,
 )
-from voicebox_engine_qwen.plugin import LANGUAGE_NAMES, MODELS, SAMPLE_RATE, SPEAKERS
 
-__all__ = ["QwenBaseBackend", "QwenBackend", "QwenCustomVoiceBackend", "QwenVoiceDesignBackend"]
+from voicebox_engine_qwen.plugin import LANGUAGE_NAMES, MODELS, SAMPLE_RATE, SPEAKERS
+from voicebox_engine_qwen.upstream import check_install, load_qwen
+
+__all__ = [
+    "QwenBackend",
+    "QwenBaseBackend",
+    "QwenCustomVoiceBackend",
+    "QwenVoiceDesignBackend",
+    "check_install",
+]
 
 #: Prefix of this engine's voice-prompt cache keys (Voicebox's ``qwen_``).
 CACHE_ENGINE = "qwen"
 _SPEAKER_IDS = {voice_id.lower(): voice_id for voice_id, _, _ in SPEAKERS}
-
-
-INSTALL = "pip install --no-deps qwen-tts==0.1.1"
-
-
-def check_install() -> None:
-    """The deep doctor's check: qwen_tts imports the classes the backends use."""
-    try:
-        from qwen_tts import Qwen3TTSModel, VoiceClonePromptItem  # noqa: F401
-    except (ImportError, OSError) as exc:
-        raise upstream_import_error(exc, "qwen-tts", INSTALL) from exc
 
 
 class QwenBackend:
@@ -108,7 +99,7 @@ class QwenBackend:
 
     def _open(self, config: ModelConfig) -> Any:
         directory = ensure_model(config)
-        model, self.device = _load_qwen(directory, config)
+        model, self.device = load_qwen(directory, config)
         self._check_loaded(model, directory)
         return model
 
@@ -301,32 +292,3 @@ class QwenVoiceDesignBackend(QwenBackend):
         if instruct:
             description = f"{description.rstrip('.')}. {instruct}"
         return model.generate_voice_design(text=text, instruct=description, language=language)
-
-
-def _load_qwen(directory: Path, config: ModelConfig) -> tuple[Any, str]:
-    """Upstream's loader on a local directory, with the dtype and placement of the device."""
-    import torch
-    from qwen_tts import Qwen3TTSModel
-
-    device = choose_device(config.devices)
-    try:
-        if device == "cpu":
-            return Qwen3TTSModel.from_pretrained(str(directory), dtype=torch.float32), device
-        if importlib.util.find_spec("accelerate") is not None:
-            model = Qwen3TTSModel.from_pretrained(str(directory), dtype=torch.bfloat16,
-                                                  device_map=device)
-            return model, device
-        # transformers refuses device_map without accelerate: load, then move both modules
-        # (the speech tokenizer is not a submodule) and the wrappers' recorded devices.
-        model = Qwen3TTSModel.from_pretrained(str(directory), dtype=torch.bfloat16)
-        target = torch.device(device)
-        model.model.to(target)
-        model.model.speech_tokenizer.model.to(target)
-        model.device = model.model.speech_tokenizer.device = target
-        return model, device
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise ModelNotDownloadedError(
-            f"the Qwen3-TTS files in {str(directory)!r} could not be loaded "
-            f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}); delete "
-            f"the model and run `voicebox models download {config.model_name}` again"
-        ) from exc

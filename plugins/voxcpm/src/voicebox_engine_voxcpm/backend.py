@@ -11,9 +11,8 @@
   reference prompt, which only VoxCPM2 has.
 - A designed voice (VoxCPM2) and a style instruction are VoxCPM2's control text:
   ``"(description)text"``.
-- voxcpm 2.0.3's 0.5B/1.5 code reads prompt clips with ``torchaudio.load``, which since
-  torchaudio 2.9 needs torchcodec (not installed, and not buildable beside a CPU torch here):
-  the clip is read with soundfile instead, inside :func:`_soundfile_torchaudio` only.
+- Importing voxcpm, and reading the 0.5B/1.5 models' prompt clips without torchcodec:
+  :mod:`voicebox_engine_voxcpm.upstream`.
 
 ``VOICEBOX_VOXCPM_OPTIONS`` (a JSON object) overrides generation options (``inference_timesteps``,
 ``cfg_value``, ``max_len``, ``retry_badcase``...); the tests use it for a tiny model.
@@ -22,8 +21,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import importlib
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from types import SimpleNamespace
@@ -50,10 +47,10 @@ from voicebox_core.runtime import (
     pick_model,
     prompt_cache,
     seed_everything,
-    upstream_import_error,
 )
 
 from voicebox_engine_voxcpm.plugin import DEFAULT_SIZE, ENGINE, MODELS
+from voicebox_engine_voxcpm.upstream import check_install, import_voxcpm, soundfile_torchaudio
 
 __all__ = ["VoxCPMBackend", "check_install", "import_voxcpm"]
 
@@ -64,44 +61,8 @@ _OPTION_NAMES = {"cfg_value", "inference_timesteps", "min_len", "max_len", "norm
 _PROMPT_SEED = 0
 
 
-def import_voxcpm() -> SimpleNamespace:
-    """voxcpm's pipeline and model classes (never imported at metadata import)."""
-    core = importlib.import_module("voxcpm.core")
-    v1 = importlib.import_module("voxcpm.model.voxcpm")
-    v2 = importlib.import_module("voxcpm.model.voxcpm2")
-    return SimpleNamespace(VoxCPM=core.VoxCPM, VoxCPMModel=v1.VoxCPMModel, VoxCPM2Model=v2.VoxCPM2Model,
-                           v1_module=v1)
-
-
-def check_install() -> None:
-    """The deep doctor's check: voxcpm imports (torchaudio too: its 0.5B/1.5 code needs it)."""
-    try:
-        import_voxcpm()
-    except (ImportError, OSError) as exc:
-        raise upstream_import_error(exc, "voxcpm", "pip install --no-deps voxcpm==2.0.3") from exc
-
-
 def _config_of(model_size: str) -> ModelConfig:
     return pick_model(MODELS, model_size, "voxcpm", DEFAULT_SIZE)
-
-
-@contextlib.contextmanager
-def _soundfile_torchaudio(module: Any) -> Iterator[None]:
-    """``torchaudio.load`` inside ``module`` reads with soundfile for the block's duration."""
-    real = module.torchaudio
-
-    def load(path: Any, *args: Any, **kwargs: Any) -> tuple[Any, int]:
-        import soundfile as sf
-        import torch
-
-        data, rate = sf.read(str(path), dtype="float32", always_2d=True)
-        return torch.from_numpy(np.ascontiguousarray(data.T)), int(rate)
-
-    module.torchaudio = SimpleNamespace(load=load, functional=real.functional)
-    try:
-        yield
-    finally:
-        module.torchaudio = real
 
 
 class VoxCPMBackend:
@@ -191,7 +152,7 @@ class VoxCPMBackend:
                         f"VoxCPM {self._config.model_size if self._config else ''} clones from a clip "
                         "and its transcript: give the reference text (VoxCPM2, model voxcpm2, clones "
                         "without it)")
-                with _soundfile_torchaudio(voxcpm.v1_module):
+                with soundfile_torchaudio(voxcpm.v1_module):
                     cache = model.build_prompt_cache(prompt_text=reference_text, prompt_wav_path=audio_path)
         return {"voice_type": "cloned", "engine": ENGINE, "model_size": self.loaded_size,
                 "reference_text": reference_text, "prompt_cache": cache}

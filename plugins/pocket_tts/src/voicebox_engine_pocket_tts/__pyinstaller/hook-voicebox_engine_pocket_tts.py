@@ -11,6 +11,7 @@ from PyInstaller.utils.hooks import collect_data_files, copy_metadata
 
 hiddenimports = [
     "voicebox_engine_pocket_tts.backend",
+    "voicebox_engine_pocket_tts.upstream",
     "pocket_tts",
     "pocket_tts.models.tts_model",
     "pocket_tts.utils.config",

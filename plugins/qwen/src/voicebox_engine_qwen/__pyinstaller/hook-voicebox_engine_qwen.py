@@ -9,6 +9,7 @@ from PyInstaller.utils.hooks import copy_metadata
 
 hiddenimports = [
     "voicebox_engine_qwen.backend",
+    "voicebox_engine_qwen.upstream",
     "qwen_tts",
     "qwen_tts.inference.qwen3_tts_model",
     "qwen_tts.inference.qwen3_tts_tokenizer",

@@ -8,6 +8,7 @@ from PyInstaller.utils.hooks import copy_metadata
 
 hiddenimports = [
     "voicebox_engine_voxcpm.backend",
+    "voicebox_engine_voxcpm.upstream",
     "voxcpm",
     "voxcpm.core",
     "voxcpm.model.voxcpm",
