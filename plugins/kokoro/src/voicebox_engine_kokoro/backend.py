@@ -6,8 +6,8 @@ Upstream traps handled here (see docs/audits/kokoro.md; misaki's, the G2P's, in 
   backend resolves every file with :func:`voicebox_core.runtime.ensure_model` first (local
   override, offline cache, byte progress) and hands kokoro local paths and tensors only.
 - ``KPipeline.load_single_voice`` calls ``torch.load`` without ``map_location``, so a voice
-  pack saved from CUDA breaks a CPU-only machine. Packs are loaded here on the CPU
-  (``weights_only=True``) and passed to the pipeline as tensors.
+  pack saved from CUDA breaks a CPU-only machine. Packs are loaded on the CPU (voices.py)
+  and passed to the pipeline as tensors.
 - kokoro is imported only in ``load_model``, inside :func:`~voicebox_engine_kokoro.g2p.misaki_scope`.
 - Output is not clipped (a random model reaches |x| = 2): ``as_mono_float32`` clips.
 - Text whose phonemes come out empty for the voice's language raises ``EmptyTextError``
@@ -28,7 +28,6 @@ from voicebox_core import (
     EmptyTextError,
     GenerationError,
     InvalidRequestError,
-    ModelConfig,
     ModelNotDownloadedError,
     UnknownModelError,
     UnknownVoiceError,
@@ -52,6 +51,7 @@ from voicebox_engine_kokoro.g2p import (
     words_of,
 )
 from voicebox_engine_kokoro.plugin import ENGINE, LANG_CODES, MODEL, REPO_ID, SAMPLE_RATE, VOICES
+from voicebox_engine_kokoro.voices import find_voice_pack, load_voice_pack
 
 if TYPE_CHECKING:
     import torch
@@ -64,34 +64,6 @@ _VOICES = {voice.voice_id: voice for voice in VOICES}
 #: Where a stream splits the text before KPipeline (which skips the empty pieces): after a
 #: sentence's end, and at line breaks.
 SENTENCE_END = r"(?<=[.!?…])\s+|(?<=[。！？])|\n+"
-_PACK_SHAPE = (510, 1, 256)
-
-
-# -- files -----------------------------------------------------------------------------------
-
-
-def _voice_config(voice_id: str) -> ModelConfig:
-    """The model's config narrowed to one voice pack: same repo, override and snapshot."""
-    return dataclasses.replace(MODEL, files=(f"voices/{voice_id}.pt",))
-
-
-def load_voice_pack(path: Path) -> torch.Tensor:
-    """A voice pack as a CPU float32 ``[510, 1, 256]`` tensor, whatever device saved it."""
-    import torch
-
-    try:
-        pack = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:
-        raise ModelNotDownloadedError(
-            f"voice pack {str(path)!r} could not be read ({type(exc).__name__}); delete it and "
-            "download it again"
-        ) from exc
-    if not isinstance(pack, torch.Tensor) or tuple(pack.shape) != _PACK_SHAPE:
-        raise ModelNotDownloadedError(
-            f"voice pack {str(path)!r} is not a {list(_PACK_SHAPE)} tensor; delete it and "
-            "download it again"
-        )
-    return pack.float().contiguous()
 
 
 @dataclasses.dataclass
@@ -199,21 +171,7 @@ class KokoroBackend:
 
     def _pack(self, loaded: _Loaded, voice_id: str) -> torch.Tensor:
         if (pack := loaded.packs.get(voice_id)) is None:
-            name = f"voices/{voice_id}.pt"
-            path = loaded.directory / name
-            if not path.is_file():
-                try:
-                    path = ensure_model(_voice_config(voice_id), self.progress) / name
-                except ModelNotDownloadedError as exc:
-                    raise ModelNotDownloadedError(
-                        f"voice {voice_id!r} ({name}, 0.5 MB) is fetched on first use and "
-                        f"could not be: {exc}"
-                    ) from exc
-            if not path.is_file():
-                raise ModelNotDownloadedError(
-                    f"voice {voice_id!r}: {str(path.parent.parent)!r} has no {name}; "
-                    "add it there or unset the local model override to download it"
-                )
+            path = find_voice_pack(loaded.directory, voice_id, self.progress)
             pack = loaded.packs[voice_id] = load_voice_pack(path)
         return pack
 

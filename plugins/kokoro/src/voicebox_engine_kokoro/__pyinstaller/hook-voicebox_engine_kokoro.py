@@ -13,6 +13,7 @@ from PyInstaller.utils.hooks import collect_data_files, collect_submodules, copy
 hiddenimports = [
     "voicebox_engine_kokoro.backend",
     "voicebox_engine_kokoro.g2p",
+    "voicebox_engine_kokoro.voices",
     "kokoro",
     "kokoro.model",
     "kokoro.pipeline",
