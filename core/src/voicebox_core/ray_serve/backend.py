@@ -22,6 +22,7 @@ stream's chunks leave as each is synthesised, spread over the replicas.
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 from collections import OrderedDict
 from collections.abc import AsyncIterator
@@ -36,11 +37,15 @@ from voicebox_core.errors import (
 )
 from voicebox_core.isolation.proxy import request_timeout
 from voicebox_core.ray_serve.config import DeploymentConfig
-from voicebox_core.ray_serve.replica import clip_key
+from voicebox_core.ray_serve.replica import LOAD_HEARTBEAT_S, clip_key
 
 __all__ = ["RayBackend"]
 
+log = logging.getLogger(__name__)
+
 CLIPS_KEPT = 32
+#: A load stream silent this long (several missed heartbeats) is taken as lost.
+LOAD_SILENCE_S = 12 * LOAD_HEARTBEAT_S
 
 
 class _ReplicaDied(Exception):
@@ -165,10 +170,17 @@ class RayBackend:
         from voicebox_core.runtime.download import DownloadProgress, _listener
 
         listener = _listener.get()
-        for _attempt in range(2):
+        for attempt in range(2):
             stream = self.handle.options(stream=True).load.remote(model_size)
+            # A replica's load stream speaks at least every LOAD_HEARTBEAT_S. A first one that
+            # stays silent for LOAD_SILENCE_S was lost on its way (seen once in CI: the replica
+            # loaded in half a second and nothing reached the server); a load is idempotent,
+            # so it is asked once more, then waited for as long as any request.
+            silence = min(LOAD_SILENCE_S, request_timeout()) if attempt == 0 else request_timeout()
             try:
-                async for event in _bounded(stream, request_timeout()):
+                async for event in _bounded(stream, silence):
+                    if "alive" in event:
+                        continue
                     if "progress" in event:
                         if listener is not None:
                             listener(DownloadProgress(**event["progress"]))
@@ -181,6 +193,10 @@ class RayBackend:
                 raise
             except TimeoutError:
                 stream.cancel()
+                if attempt == 0:
+                    log.warning("engine %r: the load stream of %s went silent for %.0f s; asking again",
+                                self.engine, self.app, silence)
+                    continue
                 raise EngineWorkerError(f"engine {self.engine!r}: its Ray deployment {self.app} did not "
                                         "finish loading within VOICEBOX_WORKER_TIMEOUT") from None
             except Exception as exc:  # noqa: BLE001 - Ray's exceptions, mapped

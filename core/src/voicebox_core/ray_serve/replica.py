@@ -24,9 +24,11 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-__all__ = ["PROMPTS_KEPT", "EngineReplica", "clip_key"]
+__all__ = ["LOAD_HEARTBEAT_S", "PROMPTS_KEPT", "EngineReplica", "clip_key"]
 
 PROMPTS_KEPT = 32
+#: How often a load stream says it is alive when it has no download progress to send.
+LOAD_HEARTBEAT_S = 5.0
 
 
 def clip_key(data: bytes) -> str:
@@ -135,11 +137,14 @@ class EngineReplica:
         try:
             while not task.done() or not events.empty():
                 getter = asyncio.ensure_future(events.get())
-                done, _ = await asyncio.wait({getter, task}, return_when=asyncio.FIRST_COMPLETED)
+                done, _ = await asyncio.wait({getter, task}, timeout=LOAD_HEARTBEAT_S,
+                                             return_when=asyncio.FIRST_COMPLETED)
                 if getter in done:
                     yield getter.result()
-                else:
-                    getter.cancel()
+                    continue
+                getter.cancel()
+                if not done:  # a load with no download to report still says it is under way
+                    yield {"alive": True}
             yield task.result()
         finally:
             if not task.done():
